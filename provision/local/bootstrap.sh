@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs and builds everything the local reference cluster needs; idempotent and cached.
+# System packages come from Debian, components are built from Go modules into
+# $KUBEPROOF_CACHE (default ~/.cache/kubeproof) keyed by the versions in versions.env.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+cache=${KUBEPROOF_CACHE:-$HOME/.cache/kubeproof}
+mkdir -p "$cache/bin" "$cache/images" "$cache/logs"
+
+say() { echo "kubeproof: $*" >&2; }
+
+packages=(containerd runc containernetworking-plugins iptables ipset iproute2 conntrack
+          busybox-static keyutils curl gcc libc6-dev ca-certificates)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v go >/dev/null || { say "Go 1.25+ is required to build the components (apt-get install golang-go is too old; install Go from go.dev or your distribution's backports)"; exit 1; }
+
+# step NAME OUTPUT COMMAND...: runs COMMAND unless OUTPUT exists; its log goes to the cache.
+step() {
+  local name=$1 output=$2; shift 2
+  if [[ -e $output ]]; then say "$name: cached ($output)"; return; fi
+  local log="$cache/logs/$name.log" start=$SECONDS
+  say "$name: building (log: $log)"
+  if ! "$@" >"$log" 2>&1; then
+    say "$name: build failed; last lines of $log:"; tail -n 20 "$log" >&2; exit 1
+  fi
+  say "$name: done in $((SECONDS - start))s"
+}
+
+if [[ -n ${KUBEPROOF_BIN_DIR:-} ]]; then
+  say "kubernetes: using binaries from KUBEPROOF_BIN_DIR=$KUBEPROOF_BIN_DIR"
+else
+  step "kubernetes-$KUBERNETES_VERSION" "$cache/bin/kubernetes-$KUBERNETES_VERSION" \
+    "$here/build-kubernetes.sh" "$KUBERNETES_VERSION" "$cache/bin/kubernetes-$KUBERNETES_VERSION"
+fi
+step "etcd-$ETCD_VERSION" "$cache/bin/etcd-$ETCD_VERSION" \
+  "$here/build-etcd.sh" "$ETCD_VERSION" "$cache/bin/etcd-$ETCD_VERSION"
+step "coredns-$COREDNS_VERSION" "$cache/bin/coredns-$COREDNS_VERSION" \
+  "$here/build-coredns.sh" "$COREDNS_VERSION" "$cache/bin/coredns-$COREDNS_VERSION"
+if [[ -n ${NETPOL_ENFORCER:-} ]]; then
+  step "$NETPOL_ENFORCER-$NETPOL_VERSION" "$cache/bin/$NETPOL_ENFORCER-$NETPOL_VERSION" \
+    "$here/build-netpol.sh" "$NETPOL_VERSION" "$cache/bin/$NETPOL_ENFORCER-$NETPOL_VERSION"
+fi
+KUBEPROOF_CACHE=$cache step images "$cache/images/.done-$PAUSE_TAG-$PROBE_TAG-$PEGRESS_TAG-$COREDNS_VERSION" \
+  "$here/build-images.sh" "$cache"
+say "bootstrap complete"

@@ -1,0 +1,3 @@
+module kubeproof.local/pegress
+
+go 1.25

@@ -1,0 +1,1 @@
+"""The local reference cluster: real Kubernetes components started as processes on this machine."""

@@ -1,0 +1,251 @@
+"""The local reference cluster's life cycle: bring-up in order with readiness, and teardown."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import string
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import KubeproofError
+from . import configs, leftovers, network, pki
+from . import layout as L
+from .components import Components, resolve
+from .layout import Layout
+from .processes import Processes
+from .readiness import dns_query, https_ok, socket_accepts
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "local"
+# Start order; each entry waits for the ones before it to be ready.
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+NODE = ("containerd", "kubelet", "kube-proxy", "netpol")
+CNI_STATE = Path("/var/lib/cni/networks/kubeproof")
+
+
+def _say(message: str) -> None:
+    print(f"kubeproof: {message}", flush=True)
+
+
+class LocalCluster:
+    """One local cluster in one state directory."""
+
+    def __init__(self, state_dir: Path, progress: Callable[[str], None] = _say):
+        self.layout = Layout(state_dir)
+        self.processes = Processes(self.layout)
+        self.progress = progress
+        self._components: Components | None = None
+        self.flag_overrides: dict[str, dict[str, str | None]] = {}
+
+    @property
+    def components(self) -> Components:
+        if self._components is None:
+            self._components = resolve()
+        return self._components
+
+    # ---- state -------------------------------------------------------------------------
+
+    def is_running(self) -> bool:
+        """Whether every component of this state directory runs and the API server is ready."""
+        names = CONTROL_PLANE + NODE
+        if not self.layout.state_file.exists():
+            return False
+        expected = json.loads(self.layout.state_file.read_text()).get("components", names)
+        return all(self.processes.pid(n) for n in expected) and self.api_ready()
+
+    def api_ready(self) -> bool:
+        pki_dir = self.layout.pki
+        return https_ok(f"https://{L.NODE_IP}:{L.API_PORT}/readyz", pki_dir / "ca.crt",
+                        pki_dir / "admin.crt", pki_dir / "admin.key")
+
+    # ---- bring-up ----------------------------------------------------------------------
+
+    def up(self) -> None:
+        """Brings the cluster up from nothing; on failure tears down what was started, then raises."""
+        components = self.components
+        started = time.monotonic()
+        self.down(quiet=True)
+        self._preflight()
+        try:
+            self.layout.make_dirs()
+            pki.create_pki(self.layout.pki)
+            configs.write_all(self.layout)
+            network.set_up()
+            self._start_all(components)
+            self.layout.state_file.write_text(json.dumps({
+                "components": [n for n in CONTROL_PLANE + NODE if self.processes.pid(n)],
+                "versions": components.versions}, indent=2))
+        except BaseException:
+            self.progress("bring-up failed; removing what was started")
+            self.down(quiet=True)
+            raise
+        self.progress(f"local cluster ready in {time.monotonic() - started:.1f}s "
+                      f"(state in {self.layout.root})")
+
+    def _preflight(self) -> None:
+        import os
+
+        if os.geteuid() != 0:
+            raise KubeproofError("local cluster: must run as root (it starts a kubelet and containerd)")
+        busy = leftovers.processes_mentioning(str(L.RUN_DIR / "containerd.sock"))
+        if busy:
+            raise KubeproofError(f"local cluster: another local cluster is running (pids {busy}); "
+                                 "stop it with `python -m kubeproof.localcluster down`")
+
+    def _start_all(self, c: Components) -> None:
+        flags = self.flags()
+        b = c.binaries
+        self.progress("starting etcd and containerd")
+        self._start("etcd", flags)
+        self._start("containerd", flags)
+        self.processes.wait_ready("etcd", self._etcd_ready, 30)
+        self.progress("starting kube-apiserver")
+        self._start("kube-apiserver", flags)
+        self.processes.wait_ready("containerd", lambda: socket_accepts(self.layout.containerd_socket), 30)
+        self._import_images(c)
+        self.processes.wait_ready("kube-apiserver", self.api_ready, 90)
+        self.progress("starting controller-manager, scheduler, kubelet, kube-proxy")
+        for name in ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"):
+            self._start(name, flags)
+        self.apply_manifests()
+        if "netpol" in b:
+            self._start("netpol", flags)
+        self.progress("waiting for the node, cluster DNS and the demo app")
+        self.processes.wait_ready("kubelet", self._node_ready, 90)
+        self.processes.wait_ready("kube-proxy", self._dns_ready, 120)
+        self.processes.wait_ready("kube-apiserver", self._app_ready, 90)
+
+    def flags(self) -> dict[str, dict[str, str]]:
+        """Every component's flags: the hardened defaults with any mutant overrides applied."""
+        flags = configs.component_flags(self.layout, self.components.binaries)
+        if "netpol" in self.components.binaries:
+            flags["netpol"] = netpol_flags(self.layout, self.components.versions)
+        for component, overrides in self.flag_overrides.items():
+            for name, value in overrides.items():
+                if value is None:
+                    flags[component].pop(name, None)
+                else:
+                    flags[component][name] = value
+        return flags
+
+    def _start(self, name: str, flags: dict[str, dict[str, str]]) -> None:
+        binary = self.components.binaries[name]
+        env = {"PATH": f"{self.components.binaries['runc'].parent}:/usr/sbin:/usr/bin:/sbin:/bin"}
+        self.processes.start(name, configs.argv(binary, flags[name]), env)
+
+    def _etcd_ready(self) -> bool:
+        p = self.layout.pki
+        return https_ok(f"https://127.0.0.1:{L.ETCD_CLIENT_PORT}/health", p / "etcd-ca.crt",
+                        p / "etcd-healthcheck-client.crt", p / "etcd-healthcheck-client.key")
+
+    def _import_images(self, c: Components) -> None:
+        self.progress(f"importing {len(c.images)} images into containerd")
+        for image in c.images:
+            self.ctr("images", "import", "--no-unpack", str(image))
+
+    def ctr(self, *args: str) -> str:
+        """Runs ctr against this cluster's containerd, in the CRI namespace."""
+        result = subprocess.run([str(self.components.binaries["ctr"]), "--address",
+                                 str(self.layout.containerd_socket), "--namespace", "k8s.io", *args],
+                                capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise KubeproofError(f"local cluster: ctr {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def kubectl(self, *args: str, input: str | None = None, kubeconfig: Path | None = None) -> str:
+        """Runs the cluster's own kubectl as admin (bring-up only; tests use the API client)."""
+        argv = [str(self.components.binaries["kubectl"]),
+                f"--kubeconfig={kubeconfig or self.layout.admin_kubeconfig}", *args]
+        result = subprocess.run(argv, capture_output=True, text=True, input=input, timeout=120)
+        if result.returncode != 0:
+            raise KubeproofError(f"local cluster: kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def apply_manifests(self) -> None:
+        """Applies fixtures/local/*.yaml (server-side) with the cluster's values filled in."""
+        values = {**self.components.versions, "DNS_SERVICE_IP": L.DNS_SERVICE_IP,
+                  "APP_NAMESPACE": L.APP_NAMESPACE, "APP_USER": L.APP_USER,
+                  "COREDNS_TAG": self.components.versions["COREDNS_VERSION"]}
+        text = "\n---\n".join(string.Template(path.read_text()).substitute(values)
+                              for path in sorted(FIXTURES.glob("*.yaml")))
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=text)
+
+    def _node_ready(self) -> bool:
+        try:
+            out = self.kubectl("get", "node", L.NODE_NAME, "-o",
+                               "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
+        except KubeproofError:
+            return False
+        return out.strip() == "True"
+
+    def _dns_ready(self) -> bool:
+        answer = dns_query(L.DNS_SERVICE_IP, f"kubernetes.default.svc.{L.CLUSTER_DOMAIN}")
+        return answer is not None and answer[0] == 0 and answer[1] > 0
+
+    def _app_ready(self) -> bool:
+        out = self.kubectl("get", "deployment", "pegress", "-n", L.APP_NAMESPACE, "-o",
+                           "jsonpath={.status.readyReplicas}")
+        return out.strip() == "1"
+
+    # ---- component restarts (mutants) ----------------------------------------------------
+
+    def restart(self, component: str, overrides: dict[str, str | None] | None = None) -> None:
+        """Restarts one component with flag overrides (None removes a flag); {} restores it."""
+        self.flag_overrides[component] = dict(overrides or {})
+        self.processes.stop(component)
+        self._start(component, self.flags())
+        readiness = {"kube-apiserver": self.api_ready, "etcd": self._etcd_ready,
+                     "kubelet": self._node_ready}.get(component, lambda: True)
+        self.processes.wait_ready(component, readiness, 90)
+
+    # ---- teardown --------------------------------------------------------------------------
+
+    def down(self, quiet: bool = False) -> None:
+        """Stops every component and removes everything the cluster left on the host."""
+        started = time.monotonic()
+        if not quiet:
+            self.progress("tearing down the local cluster")
+        for name in ("netpol", "kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager"):
+            self.processes.stop(name)
+        self._kill_pods()
+        for name in ("containerd", "kube-apiserver", "etcd"):
+            self.processes.stop(name)
+        for pid in leftovers.processes_mentioning(str(self.layout.containerd_socket)):
+            _kill(pid)
+        leftovers.unmount_all(L.RUN_DIR, self.layout.root)
+        leftovers.remove_netns()
+        leftovers.remove_cgroups()
+        leftovers.remove_iptables("iptables")
+        leftovers.remove_iptables("ip6tables")
+        leftovers.remove_ipsets()
+        network.tear_down()
+        shutil.rmtree(CNI_STATE, ignore_errors=True)
+        shutil.rmtree(L.RUN_DIR, ignore_errors=True)
+        shutil.rmtree(self.layout.root, ignore_errors=True)
+        if not quiet:
+            self.progress(f"local cluster removed in {time.monotonic() - started:.1f}s")
+
+    def _kill_pods(self) -> None:
+        """Kills every container process by its pod cgroup (shims are killed afterwards)."""
+        for path in leftovers.kubepods_cgroups():
+            procs = path / "cgroup.procs"
+            if procs.exists():
+                for pid in procs.read_text().split():
+                    _kill(int(pid))
+
+
+def _kill(pid: int) -> None:
+    import os
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def netpol_flags(layout: Layout, pinned: dict[str, str]) -> dict[str, str]:
+    """The NetworkPolicy enforcer's flags (filled in once the enforcer is chosen)."""
+    return {"kubeconfig": str(layout.kubeconfig("netpol"))}

@@ -1,0 +1,265 @@
+"""Configuration files and command-line flags of every local cluster component."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+from . import layout as L
+from .layout import Layout
+
+
+def _write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def write_kubeconfig(path: Path, pki: Path, user: str, server: str) -> Path:
+    """Writes a kubeconfig that points at server with the client certificate pki/user.{crt,key}."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "kubeproof-local", "cluster": {
+            "server": server, "certificate-authority": str(pki / "ca.crt")}}],
+        "users": [{"name": user, "user": {
+            "client-certificate": str(pki / f"{user}.crt"), "client-key": str(pki / f"{user}.key")}}],
+        "contexts": [{"name": user, "context": {"cluster": "kubeproof-local", "user": user}}],
+        "current-context": user,
+    }
+    return _write(path, yaml.safe_dump(config, sort_keys=False))
+
+
+def write_all(layout: Layout) -> None:
+    """Writes every kubeconfig and configuration file a component reads."""
+    server = f"https://{L.NODE_IP}:{L.API_PORT}"
+    for user in ("admin", "controller-manager", "scheduler", "kube-proxy", "netpol", L.APP_USER):
+        write_kubeconfig(layout.kubeconfig(user), layout.pki, user, server)
+    write_kubeconfig(layout.kubeconfig("kubelet"), layout.pki, "kubelet-client", server)
+    key = base64.b64encode(os.urandom(32)).decode()
+    _write(layout.config / "encryption.yaml", yaml.safe_dump({
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "EncryptionConfiguration",
+        "resources": [{"resources": ["secrets"], "providers": [
+            {"secretbox": {"keys": [{"name": "key1", "secret": key}]}}, {"identity": {}}]}],
+    }, sort_keys=False))
+    _write(layout.config / "audit-policy.yaml", yaml.safe_dump({
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "omitStages": ["RequestReceived"],
+        "rules": [
+            {"level": "None", "users": ["system:kube-proxy"], "verbs": ["watch"]},
+            {"level": "Metadata", "resources": [{"group": "", "resources": ["secrets", "configmaps"]}]},
+            {"level": "Metadata"},
+        ],
+    }, sort_keys=False), 0o644)
+    _write(layout.config / "kubelet.yaml", yaml.safe_dump(kubelet_config(layout), sort_keys=False))
+    _write(layout.config / "kube-proxy.yaml", yaml.safe_dump({
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "mode": "iptables",
+        "clusterCIDR": L.CLUSTER_CIDR,
+        "hostnameOverride": L.NODE_NAME,
+        "bindAddress": L.NODE_IP,
+        "healthzBindAddress": "127.0.0.1:10256",
+        "metricsBindAddress": "127.0.0.1:10249",
+        "clientConnection": {"kubeconfig": str(layout.kubeconfig("kube-proxy"))},
+        "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
+        "nodePortAddresses": [f"{L.NODE_IP}/32"],
+    }, sort_keys=False))
+    _write(layout.config / "resolv.conf", "# kubeproof: pods get no upstream resolver\n", 0o644)
+    _write(layout.config / "containerd.toml", containerd_config(layout), 0o644)
+    _write(layout.config / "cni" / "10-kubeproof.conflist", json.dumps(cni_config(), indent=2), 0o644)
+
+
+def kubelet_config(layout: Layout) -> dict:
+    """The kubelet's configuration: webhook authn/authz, no read-only port, seccomp by default."""
+    pki = layout.pki
+    return {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "address": L.NODE_IP,
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True},
+            "x509": {"clientCAFile": str(pki / "ca.crt")},
+        },
+        "authorization": {"mode": "Webhook"},
+        "readOnlyPort": 0,
+        "tlsCertFile": str(pki / "kubelet-server.crt"),
+        "tlsPrivateKeyFile": str(pki / "kubelet-server.key"),
+        "tlsMinVersion": "VersionTLS12",
+        "seccompDefault": True,
+        "failCgroupV1": False,
+        "cgroupDriver": "cgroupfs",
+        "containerRuntimeEndpoint": f"unix://{layout.containerd_socket}",
+        "clusterDNS": [L.DNS_SERVICE_IP],
+        "clusterDomain": L.CLUSTER_DOMAIN,
+        "resolvConf": str(layout.config / "resolv.conf"),
+        "healthzBindAddress": "127.0.0.1",
+        "healthzPort": 10248,
+        "imageGCHighThresholdPercent": 100,
+        "imageGCLowThresholdPercent": 99,
+        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%",
+                         "imagefs.available": "1%"},
+        "protectKernelDefaults": False,
+        "makeIPTablesUtilChains": True,
+        "rotateCertificates": False,
+        "serializeImagePulls": False,
+        "registerNode": True,
+        "nodeStatusReportFrequency": "10s",
+        "syncFrequency": "10s",
+        "fileCheckFrequency": "10s",
+        "localStorageCapacityIsolation": True,
+    }
+
+
+def containerd_config(layout: Layout) -> str:
+    """containerd 1.6's configuration: private root, state and socket; CRI with our CNI and pause."""
+    return f"""version = 2
+root = "{layout.data / 'containerd'}"
+state = "{layout.run / 'containerd-state'}"
+[grpc]
+  address = "{layout.containerd_socket}"
+[ttrpc]
+  address = "{layout.run / 'containerd-ttrpc.sock'}"
+[debug]
+  level = "warn"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "kubeproof.local/pause:3.10"
+  enable_selinux = false
+  restrict_oom_score_adj = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{layout.config / 'cni'}"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{layout.data / 'containerd-opt'}"
+"""
+
+
+def cni_config() -> dict:
+    """The pod network: a bridge with host-local addresses, masquerade off (nothing leaves)."""
+    return {
+        "cniVersion": "0.4.0",
+        "name": "kubeproof",
+        "plugins": [
+            {"type": "bridge", "bridge": L.BRIDGE, "isGateway": True, "ipMasq": False,
+             "hairpinMode": True, "ipam": {"type": "host-local", "ranges": [[{"subnet": L.POD_CIDR}]],
+                                           "routes": [{"dst": "0.0.0.0/0"}]}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+
+
+def component_flags(layout: Layout, bins: dict[str, Path]) -> dict[str, dict[str, str]]:
+    """Every component's command-line flags, as {component: {flag: value}}, hardened."""
+    pki, cfg = layout.pki, layout.config
+    etcd_url = f"https://127.0.0.1:{L.ETCD_CLIENT_PORT}"
+    return {
+        "etcd": {
+            "name": L.NODE_NAME,
+            "data-dir": str(layout.data / "etcd"),
+            "listen-client-urls": etcd_url,
+            "advertise-client-urls": etcd_url,
+            "listen-peer-urls": f"https://127.0.0.1:{L.ETCD_PEER_PORT}",
+            "initial-advertise-peer-urls": f"https://127.0.0.1:{L.ETCD_PEER_PORT}",
+            "initial-cluster": f"{L.NODE_NAME}=https://127.0.0.1:{L.ETCD_PEER_PORT}",
+            "listen-metrics-urls": "http://127.0.0.1:2381",
+            "cert-file": str(pki / "etcd-server.crt"),
+            "key-file": str(pki / "etcd-server.key"),
+            "trusted-ca-file": str(pki / "etcd-ca.crt"),
+            "client-cert-auth": "true",
+            "peer-cert-file": str(pki / "etcd-peer.crt"),
+            "peer-key-file": str(pki / "etcd-peer.key"),
+            "peer-trusted-ca-file": str(pki / "etcd-ca.crt"),
+            "peer-client-cert-auth": "true",
+            "snapshot-count": "10000",
+            "log-level": "warn",
+        },
+        "kube-apiserver": {
+            "advertise-address": L.NODE_IP,
+            "bind-address": L.NODE_IP,
+            "secure-port": str(L.API_PORT),
+            "allow-privileged": "true",
+            "anonymous-auth": "false",
+            "authorization-mode": "Node,RBAC",
+            "enable-admission-plugins": "NodeRestriction",
+            "client-ca-file": str(pki / "ca.crt"),
+            "tls-cert-file": str(pki / "apiserver.crt"),
+            "tls-private-key-file": str(pki / "apiserver.key"),
+            "tls-min-version": "VersionTLS12",
+            "etcd-servers": etcd_url,
+            "etcd-cafile": str(pki / "etcd-ca.crt"),
+            "etcd-certfile": str(pki / "apiserver-etcd-client.crt"),
+            "etcd-keyfile": str(pki / "apiserver-etcd-client.key"),
+            "kubelet-client-certificate": str(pki / "apiserver-kubelet-client.crt"),
+            "kubelet-client-key": str(pki / "apiserver-kubelet-client.key"),
+            "kubelet-certificate-authority": str(pki / "ca.crt"),
+            "kubelet-preferred-address-types": "InternalIP",
+            "service-cluster-ip-range": L.SERVICE_CIDR,
+            "service-account-issuer": f"https://kubernetes.default.svc.{L.CLUSTER_DOMAIN}",
+            "service-account-key-file": str(pki / "sa.pub"),
+            "service-account-signing-key-file": str(pki / "sa.key"),
+            "encryption-provider-config": str(cfg / "encryption.yaml"),
+            "audit-policy-file": str(cfg / "audit-policy.yaml"),
+            "audit-log-path": str(layout.logs / "audit.log"),
+            "audit-log-maxage": "7",
+            "audit-log-maxbackup": "2",
+            "audit-log-maxsize": "50",
+            "profiling": "false",
+            "event-ttl": "30m",
+        },
+        "kube-controller-manager": {
+            "kubeconfig": str(layout.kubeconfig("controller-manager")),
+            "authentication-kubeconfig": str(layout.kubeconfig("controller-manager")),
+            "authorization-kubeconfig": str(layout.kubeconfig("controller-manager")),
+            "bind-address": "127.0.0.1",
+            "cluster-name": "kubeproof-local",
+            "cluster-signing-cert-file": str(pki / "ca.crt"),
+            "cluster-signing-key-file": str(pki / "ca.key"),
+            "root-ca-file": str(pki / "ca.crt"),
+            "service-account-private-key-file": str(pki / "sa.key"),
+            "use-service-account-credentials": "true",
+            "allocate-node-cidrs": "true",
+            "cluster-cidr": L.CLUSTER_CIDR,
+            "node-cidr-mask-size": "24",
+            "service-cluster-ip-range": L.SERVICE_CIDR,
+            "profiling": "false",
+            "leader-elect": "false",
+        },
+        "kube-scheduler": {
+            "kubeconfig": str(layout.kubeconfig("scheduler")),
+            "authentication-kubeconfig": str(layout.kubeconfig("scheduler")),
+            "authorization-kubeconfig": str(layout.kubeconfig("scheduler")),
+            "bind-address": "127.0.0.1",
+            "profiling": "false",
+            "leader-elect": "false",
+        },
+        "containerd": {"config": str(cfg / "containerd.toml")},
+        "kubelet": {
+            "config": str(cfg / "kubelet.yaml"),
+            "kubeconfig": str(layout.kubeconfig("kubelet")),
+            "root-dir": str(layout.data / "kubelet"),
+            "cert-dir": str(layout.data / "kubelet-pki"),
+            "hostname-override": L.NODE_NAME,
+            "node-ip": L.NODE_IP,
+        },
+        "kube-proxy": {"config": str(cfg / "kube-proxy.yaml")},
+    }
+
+
+def argv(binary: Path, flags: dict[str, str]) -> list[str]:
+    """A command line from a binary and its flags."""
+    return [str(binary)] + [f"--{name}={value}" for name, value in flags.items()]

@@ -1,0 +1,68 @@
+"""The local cluster's host network: node address, kernel switches and the egress guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import layout as L
+from .shell import run, succeeds
+
+GUARD_CHAIN = "KUBEPROOF-GUARD"
+SYSCTLS = {
+    "net/ipv4/ip_forward": "1",
+    "net/bridge/bridge-nf-call-iptables": "1",
+    "net/bridge/bridge-nf-call-ip6tables": "1",
+}
+
+
+def set_up() -> None:
+    """Creates the node interface, sets forwarding sysctls and installs the egress guard."""
+    run("modprobe", "br_netfilter", check=False)
+    for key, value in SYSCTLS.items():
+        path = Path("/proc/sys") / key
+        if path.exists():
+            path.write_text(value)
+    if not succeeds("ip", "link", "show", L.NODE_INTERFACE):
+        run("ip", "link", "add", L.NODE_INTERFACE, "type", "dummy")
+    run("ip", "addr", "replace", f"{L.NODE_IP}/24", "dev", L.NODE_INTERFACE)
+    run("ip", "link", "set", L.NODE_INTERFACE, "up")
+    install_guard()
+
+
+def install_guard() -> None:
+    """Drops forwarded pod traffic to anything outside the cluster's own networks.
+
+    The rules live in the mangle table's FORWARD chain, which runs before the filter rules
+    that kube-proxy and the policy enforcer manage, so nothing they accept can bypass it.
+    """
+    remove_guard()
+    run("iptables", "-w", "-t", "mangle", "-N", GUARD_CHAIN)
+    for network in L.OWN_NETWORKS:
+        run("iptables", "-w", "-t", "mangle", "-A", GUARD_CHAIN, "-d", network, "-j", "RETURN")
+    run("iptables", "-w", "-t", "mangle", "-A", GUARD_CHAIN, "-j", "DROP")
+    run("iptables", "-w", "-t", "mangle", "-I", "FORWARD", "1", "-s", L.CLUSTER_CIDR, "-j", GUARD_CHAIN)
+    run("ip6tables", "-w", "-t", "mangle", "-I", "FORWARD", "1", "-i", L.BRIDGE, "-j", "DROP")
+
+
+def remove_guard() -> None:
+    """Removes the egress guard (only at teardown, after every pod is gone)."""
+    while succeeds("iptables", "-w", "-t", "mangle", "-D", "FORWARD", "-s", L.CLUSTER_CIDR,
+                   "-j", GUARD_CHAIN):
+        pass
+    succeeds("iptables", "-w", "-t", "mangle", "-F", GUARD_CHAIN)
+    succeeds("iptables", "-w", "-t", "mangle", "-X", GUARD_CHAIN)
+    while succeeds("ip6tables", "-w", "-t", "mangle", "-D", "FORWARD", "-i", L.BRIDGE, "-j", "DROP"):
+        pass
+
+
+def guard_rules() -> str:
+    """The guard chain as iptables lists it (evidence for reports and self-tests)."""
+    return run("iptables", "-w", "-t", "mangle", "-S", GUARD_CHAIN, check=False)
+
+
+def tear_down() -> None:
+    """Removes the node interface, the pod bridge and the guard."""
+    for link in (L.NODE_INTERFACE, L.BRIDGE):
+        if succeeds("ip", "link", "show", link):
+            run("ip", "link", "delete", link)
+    remove_guard()

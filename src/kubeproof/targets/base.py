@@ -1,0 +1,80 @@
+"""The targets interface: what a target hands the suite, and how it is started and stopped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Capabilities a target may have; controls skip, saying which one is missing.
+CAN_RUN_PODS = "can-run-pods"
+NODE_ACCESS = "node-access"
+ETCD_ACCESS = "etcd-access"
+COMPONENT_FLAGS = "component-flags"
+MUTABLE_COMPONENTS = "mutable-components"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How to reach the API as one identity: a kubeconfig (+context), optionally impersonating."""
+
+    kubeconfig: Path
+    context: str | None = None
+    impersonate_user: str | None = None
+    impersonate_groups: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """A short human name for reports (never a credential)."""
+        if self.impersonate_user:
+            return f"{self.impersonate_user} (impersonated)"
+        return f"{self.kubeconfig.name}{':' + self.context if self.context else ''}"
+
+
+@dataclass(frozen=True)
+class EtcdAccess:
+    """Client access to the cluster's etcd: endpoint and the client certificate files."""
+
+    endpoint: str
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True)
+class NodeHost:
+    """A node reachable by testinfra: a host spec such as 'local://' or 'paramiko://user@host'."""
+
+    name: str
+    spec: str
+    ssh_config: Path | None = None
+    ssh_identity_file: Path | None = None
+
+
+@dataclass
+class ClusterAccess:
+    """Everything a started target yields to the controls."""
+
+    target: str
+    admin: Identity
+    app: Identity
+    app_user: str
+    app_namespace: str
+    nodes: list[NodeHost] = field(default_factory=list)
+    etcd: EtcdAccess | None = None
+    # Component name -> command-line flags as {flag: value}, where the target can read them.
+    component_flags: dict[str, dict[str, str]] = field(default_factory=dict)
+    capabilities: frozenset[str] = frozenset()
+    # Hosts outside the cluster that egress tests may use: name -> address (own netns hosts).
+    external_hosts: dict[str, str] = field(default_factory=dict)
+
+
+class Target:
+    """A source of a cluster for one test session: start() once, stop() at the end."""
+
+    name = "abstract"
+
+    def start(self) -> ClusterAccess:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Release what start() created (a no-op for clusters the suite does not own)."""

@@ -1,0 +1,74 @@
+"""The `local` target: the reference cluster built and run on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ..localcluster import layout as L
+from ..localcluster.cluster import LocalCluster
+from .base import (CAN_RUN_PODS, COMPONENT_FLAGS, ETCD_ACCESS, MUTABLE_COMPONENTS, NODE_ACCESS,
+                   ClusterAccess, EtcdAccess, Identity, NodeHost, Target)
+
+
+def _parse_flags(argv: list[str]) -> dict[str, str]:
+    """{flag: value} from a command line of --flag=value words."""
+    flags = {}
+    for word in argv[1:]:
+        if word.startswith("--"):
+            name, _, value = word[2:].partition("=")
+            flags[name] = value
+    return flags
+
+
+class LocalTarget(Target):
+    """Brings the local cluster up once per session (or reuses a kept one) and tears it down."""
+
+    name = "local"
+
+    def __init__(self, state_dir: Path, keep: bool):
+        self.cluster = LocalCluster(state_dir)
+        self.keep = keep
+        self.reused = False
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> LocalTarget:
+        state_dir = config.getoption("local_state_dir", None) or L.default_state_dir()
+        return cls(Path(state_dir), bool(config.getoption("keep_cluster", False)))
+
+    def start(self) -> ClusterAccess:
+        if self.cluster.is_running():
+            self.reused = True
+            self.cluster.progress(f"reusing the kept local cluster in {self.cluster.layout.root}")
+        else:
+            self.cluster.up()
+        return self.access()
+
+    def access(self) -> ClusterAccess:
+        """What the running cluster offers the controls (re-read after a component restart)."""
+        layout = self.cluster.layout
+        pki = layout.pki
+        flags = {name: _parse_flags(self.cluster.processes.cmdline(name))
+                 for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+                              "kubelet", "kube-proxy")}
+        return ClusterAccess(
+            target=self.name,
+            admin=Identity(layout.admin_kubeconfig),
+            app=Identity(layout.app_kubeconfig),
+            app_user=L.APP_USER,
+            app_namespace=L.APP_NAMESPACE,
+            nodes=[NodeHost(L.NODE_NAME, "local://")],
+            etcd=EtcdAccess(f"https://127.0.0.1:{L.ETCD_CLIENT_PORT}", pki / "etcd-ca.crt",
+                            pki / "apiserver-etcd-client.crt", pki / "apiserver-etcd-client.key"),
+            component_flags=flags,
+            capabilities=frozenset({CAN_RUN_PODS, NODE_ACCESS, ETCD_ACCESS, COMPONENT_FLAGS,
+                                    MUTABLE_COMPONENTS}),
+        )
+
+    def stop(self) -> None:
+        if self.keep:
+            self.cluster.progress(f"keeping the local cluster (--keep-cluster); remove it with "
+                                  f"`python -m kubeproof.localcluster down --state-dir {self.cluster.layout.root}`")
+            return
+        self.cluster.down()
