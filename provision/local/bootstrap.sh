@@ -32,6 +32,7 @@ step() {
     say "$name: build failed; last lines of $log:"; tail -n 20 "$log" >&2; exit 1
   fi
   say "$name: done in $((SECONDS - start))s"
+  printf '%s\t%s\t%s\n' "$name" "$((SECONDS - start))" "$(date -u +%FT%TZ)" >>"$cache/timings.tsv"
 }
 
 if [[ -n ${KUBEPROOF_BIN_DIR:-} ]]; then

@@ -28,10 +28,11 @@ log "building coredns $version (static, cold build takes a few minutes)"
 GOBIN="$partial" go install -trimpath \
   -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=${commit:-$version}" \
   "github.com/coredns/coredns@$version"
-"$partial/coredns" -version >&2
-"$partial/coredns" -version | grep -q "^CoreDNS-${version#v}\$"
-"$partial/coredns" -plugins | grep -q '^  dns\.kubernetes$' ||
-  { log "coredns $version lacks the kubernetes plugin"; exit 1; }
+reported=$("$partial/coredns" -version)
+echo "$reported" >&2
+grep -qx "CoreDNS-${version#v}" <<<"$reported" || { log "coredns reports another version"; exit 1; }
+plugins=$("$partial/coredns" -plugins)
+grep -qx kubernetes <<<"$plugins" || { log "coredns $version lacks the kubernetes plugin"; exit 1; }
 rm -rf "$out"
 mv "$partial" "$out"
 log "coredns $version in $out"

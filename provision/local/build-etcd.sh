@@ -15,7 +15,11 @@ case $version in v*) ;; *) version="v$version" ;; esac
 log() { echo "kubeproof: $*" >&2; }
 
 if [[ -x $out/etcd && -x $out/etcdctl ]]; then
-  log "etcd $version already built in $out"
+  if [[ -f $out/FALLBACK ]]; then
+    log "WARNING: $out holds Debian's etcd ($(cat "$out/FALLBACK")), not $version; delete it to retry the build"
+  else
+    log "etcd $version already built in $out"
+  fi
   exit 0
 fi
 
@@ -28,8 +32,11 @@ mkdir -p "$(dirname "$out")"
 build_from_source() {
   cd "$work"
   local sha
-  sha=$(go mod download -json "go.etcd.io/etcd/server/v3@$version" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin).get("Origin", {}).get("Hash", "")[:9])')
+  if ! go mod download -json "go.etcd.io/etcd/server/v3@$version" > "$work/server.json"; then
+    log "go.etcd.io/etcd/server/v3@$version: $(python3 -c 'import json,sys; print(json.load(sys.stdin).get("Error", "download failed"))' < "$work/server.json" 2>/dev/null)"
+    return 1
+  fi
+  sha=$(python3 -c 'import json,sys; print(json.load(sys.stdin).get("Origin", {}).get("Hash", "")[:9])' < "$work/server.json")
   cat > go.mod <<EOF
 module kubeproof.local/etcd-build
 
@@ -88,8 +95,10 @@ GO
     log "building $cmd $version (static, cold build takes a few minutes)"
     go build -trimpath -ldflags "$ldflags" -o "$partial/$cmd" "./cmd/$cmd" >&2
   done
-  "$partial/etcd" --version >&2
-  "$partial/etcd" --version | grep -q "^etcd Version: ${version#v}\$"
+  local reported
+  reported=$("$partial/etcd" --version)
+  echo "$reported" >&2
+  grep -qx "etcd Version: ${version#v}" <<<"$reported" || { log "etcd reports another version"; return 1; }
 }
 
 use_debian() {
@@ -98,6 +107,7 @@ use_debian() {
   local debs="$work/debs"
   rm -rf "$debs" "$partial"
   mkdir -p "$debs/root" "$partial"
+  chmod 0711 "$work" && chmod 0777 "$debs"  # apt-get download runs as _apt
   (cd "$debs" && apt-get download etcd-server etcd-client >&2)
   local deb
   for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$debs/root"; done
@@ -115,4 +125,8 @@ if [[ $rc -ne 0 ]]; then
 fi
 rm -rf "$out"
 mv "$partial" "$out"
-log "etcd binaries in $out: $("$out/etcd" --version | head -1)"
+if [[ -f $out/FALLBACK ]]; then
+  log "WARNING: etcd $version was not built; $out holds Debian's etcd $("$out/etcd" --version | head -1 | sed 's/.*: //') instead"
+else
+  log "etcd binaries in $out: $("$out/etcd" --version | head -1)"
+fi

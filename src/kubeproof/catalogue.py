@@ -61,6 +61,7 @@ def _c(id_, items, kind, title, remediation, refs=(), seed=False) -> Control:
     return Control(id_, items, kind, title, remediation, tuple(refs), seed)
 
 
+# fmt: off
 CONTROLS: tuple[Control, ...] = (
     # Host
     _c("host.selinux-enforcing", 6, "config",
@@ -228,6 +229,7 @@ CONTROLS: tuple[Control, ...] = (
        "Use a CNI that enforces NetworkPolicy (Calico, Cilium, kube-router) and apply "
        "default-deny policies."),
 )
+# fmt: on
 
 _BY_ID = {c.id: c for c in CONTROLS}
 AREAS: tuple[str, ...] = tuple(dict.fromkeys(c.area for c in CONTROLS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import string
 import subprocess
@@ -14,7 +15,7 @@ from ..errors import KubeproofError
 from . import configs, leftovers, network, pki
 from . import layout as L
 from .components import Components, resolve
-from .layout import Layout
+from .layout import Layout, cache_dir
 from .processes import Processes
 from .readiness import dns_query, https_ok, socket_accepts
 
@@ -23,6 +24,9 @@ FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "local"
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 NODE = ("containerd", "kubelet", "kube-proxy", "netpol")
 CNI_STATE = Path("/var/lib/cni/networks/kubeproof")
+# containerd 1.6 keeps shim sockets and runc state here whatever its own state directory is.
+SHIM_SOCKETS = Path("/run/containerd/s")
+RUNTIME_LEFTOVERS = (Path("/run/containerd/runc/k8s.io"), Path("/run/containerd/fifo"))
 
 
 def _say(message: str) -> None:
@@ -78,11 +82,22 @@ class LocalCluster:
                 "components": [n for n in CONTROL_PLANE + NODE if self.processes.pid(n)],
                 "versions": components.versions}, indent=2))
         except BaseException:
-            self.progress("bring-up failed; removing what was started")
+            if os.environ.get("KUBEPROOF_KEEP_FAILED"):
+                self.progress(f"bring-up failed; KUBEPROOF_KEEP_FAILED is set, leaving it in {self.layout.root}")
+                raise
+            kept = self._keep_logs()
+            self.progress(f"bring-up failed; component logs kept in {kept}; removing what was started")
             self.down(quiet=True)
             raise
         self.progress(f"local cluster ready in {time.monotonic() - started:.1f}s "
                       f"(state in {self.layout.root})")
+
+    def _keep_logs(self) -> Path:
+        """Copies the component logs out of the state directory (teardown deletes it)."""
+        target = cache_dir() / "logs" / f"failed-bring-up-{time.strftime('%Y%m%dT%H%M%S')}"
+        if self.layout.logs.is_dir():
+            shutil.copytree(self.layout.logs, target, dirs_exist_ok=True)
+        return target
 
     def _preflight(self) -> None:
         import os
@@ -110,10 +125,10 @@ class LocalCluster:
         for name in ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"):
             self._start(name, flags)
         self.apply_manifests()
-        if "netpol" in b:
-            self._start("netpol", flags)
         self.progress("waiting for the node, cluster DNS and the demo app")
         self.processes.wait_ready("kubelet", self._node_ready, 90)
+        if "netpol" in b:
+            self._start("netpol", flags)  # it needs the registered Node to find its pods
         self.processes.wait_ready("kube-proxy", self._dns_ready, 120)
         self.processes.wait_ready("kube-apiserver", self._app_ready, 90)
 
@@ -222,6 +237,11 @@ class LocalCluster:
         leftovers.remove_ipsets()
         network.tear_down()
         shutil.rmtree(CNI_STATE, ignore_errors=True)
+        for path in RUNTIME_LEFTOVERS:
+            shutil.rmtree(path, ignore_errors=True)
+        for sock in SHIM_SOCKETS.glob("*"):
+            if not socket_accepts(sock):  # a killed shim's socket; live ones belong to others
+                sock.unlink(missing_ok=True)
         shutil.rmtree(L.RUN_DIR, ignore_errors=True)
         shutil.rmtree(self.layout.root, ignore_errors=True)
         if not quiet:
@@ -247,5 +267,17 @@ def _kill(pid: int) -> None:
 
 
 def netpol_flags(layout: Layout, pinned: dict[str, str]) -> dict[str, str]:
-    """The NetworkPolicy enforcer's flags (filled in once the enforcer is chosen)."""
-    return {"kubeconfig": str(layout.kubeconfig("netpol"))}
+    """kube-router's flags: the NetworkPolicy firewall only (kube-proxy keeps services)."""
+    return {
+        "kubeconfig": str(layout.kubeconfig("netpol")),
+        "hostname-override": L.NODE_NAME,
+        "run-firewall": "true",
+        "run-router": "false",
+        "run-service-proxy": "false",
+        "run-loadbalancer": "false",
+        "service-cluster-ip-range": L.SERVICE_CIDR,
+        "service-node-port-range": "30000-32767",
+        "health-port": "0",
+        "iptables-sync-period": "5m",
+        "v": "1",
+    }

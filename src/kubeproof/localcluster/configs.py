@@ -133,7 +133,7 @@ state = "{layout.run / 'containerd-state'}"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "kubeproof.local/pause:3.10"
   enable_selinux = false
-  restrict_oom_score_adj = false
+  restrict_oom_score_adj = true  # lowering oom_score_adj needs CAP_SYS_RESOURCE, absent here
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import KubeproofError
 from . import layout as L
 from .shell import run, succeeds
 
@@ -17,14 +18,16 @@ SYSCTLS = {
 
 def set_up() -> None:
     """Creates the node interface, sets forwarding sysctls and installs the egress guard."""
-    run("modprobe", "br_netfilter", check=False)
+    if not Path("/proc/sys/net/bridge").is_dir():
+        raise KubeproofError("local cluster: the kernel has no br_netfilter (load it with "
+                             "`modprobe br_netfilter`); NetworkPolicy enforcement needs it")
     for key, value in SYSCTLS.items():
-        path = Path("/proc/sys") / key
-        if path.exists():
-            path.write_text(value)
+        (Path("/proc/sys") / key).write_text(value)
     if not succeeds("ip", "link", "show", L.NODE_INTERFACE):
-        run("ip", "link", "add", L.NODE_INTERFACE, "type", "dummy")
+        # A veth pair stands in for a dummy interface (this kernel may lack the dummy driver).
+        run("ip", "link", "add", L.NODE_INTERFACE, "type", "veth", "peer", "name", f"{L.NODE_INTERFACE}p")
     run("ip", "addr", "replace", f"{L.NODE_IP}/24", "dev", L.NODE_INTERFACE)
+    run("ip", "link", "set", f"{L.NODE_INTERFACE}p", "up")
     run("ip", "link", "set", L.NODE_INTERFACE, "up")
     install_guard()
 

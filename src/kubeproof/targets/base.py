@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Capabilities a target may have; controls skip, saying which one is missing.
 CAN_RUN_PODS = "can-run-pods"
@@ -48,6 +49,8 @@ class NodeHost:
     spec: str
     ssh_config: Path | None = None
     ssh_identity_file: Path | None = None
+    # The known_hosts file that must already hold the node's key (never auto-accepted).
+    known_hosts: Path | None = None
 
 
 @dataclass
@@ -66,12 +69,26 @@ class ClusterAccess:
     capabilities: frozenset[str] = frozenset()
     # Hosts outside the cluster that egress tests may use: name -> address (own netns hosts).
     external_hosts: dict[str, str] = field(default_factory=dict)
+    # Image for probe pods (a shell and coreutils; seccomp.keyctl-denied needs keyctl in it).
+    probe_image: str = "docker.io/library/busybox:1.36"
+    # Labels the run namespace gets (e.g. pod-security enforce level of the app namespace).
+    run_namespace_labels: dict[str, str] = field(default_factory=dict)
+
+    def has(self, capability: str) -> bool:
+        """Whether the target has a capability (one of the constants above)."""
+        return capability in self.capabilities
 
 
 class Target:
     """A source of a cluster for one test session: start() once, stop() at the end."""
 
     name = "abstract"
+
+    @classmethod
+    def from_config(cls, config: Any) -> Target:
+        """The target configured by pytest options (config.getoption); cheap, no I/O on the
+        cluster. Raises KubeproofError for bad options."""
+        raise NotImplementedError
 
     def start(self) -> ClusterAccess:
         raise NotImplementedError

@@ -1,0 +1,88 @@
+"""Benchmark of the local reference cluster: cold build, warm bring-up, teardown, peak memory.
+
+Run as root on a bootstrapped machine: `python bench/local_cluster.py [--rounds N]`.
+Prints figures; asserts nothing. Cold build times come from the bootstrap's own timings
+(`$KUBEPROOF_CACHE/timings.tsv`, written when a component is built from scratch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from kubeproof.localcluster.cluster import LocalCluster
+from kubeproof.localcluster.layout import cache_dir
+
+KIND_CREATE_SECONDS = (30, 60)  # kind's `create cluster`, as commonly reported
+
+
+def cluster_rss_mib(cluster: LocalCluster) -> float:
+    """Resident memory of the cluster's processes plus its pods' cgroups, in MiB."""
+    total = 0
+    for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+                 "containerd", "kubelet", "kube-proxy", "netpol"):
+        pid = cluster.processes.pid(name)
+        if pid:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    pods = Path("/sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes")
+    if pods.exists():
+        total += int(pods.read_text())
+    return total / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    timings = cache_dir() / "timings.tsv"
+    print("cold build (seconds, from the bootstrap's log of its last from-scratch builds):")
+    if timings.exists():
+        last = {}
+        for line in timings.read_text().splitlines():
+            name, seconds, _ = line.split("\t")
+            last[name] = int(seconds)
+        for name, seconds in last.items():
+            print(f"  {name:32} {seconds:6d}")
+        print(f"  {'total':32} {sum(last.values()):6d}")
+    else:
+        print("  (no timings recorded: the components were built before timings were kept)")
+    ups, downs, peaks = [], [], []
+    for _ in range(args.rounds):
+        cluster = LocalCluster(Path(tempfile.mkdtemp(prefix="kubeproof-bench-")), progress=lambda m: None)
+        peak = [0.0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.5):
+                peak[0] = max(peak[0], cluster_rss_mib(cluster))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        start = time.monotonic()
+        cluster.up()
+        ups.append(time.monotonic() - start)
+        # settle a few seconds so the steady state is sampled too
+        done.wait(5)
+        done.set()
+        sampler.join()
+        peaks.append(max(peak[0], cluster_rss_mib(cluster)))
+        start = time.monotonic()
+        cluster.down()
+        downs.append(time.monotonic() - start)
+    print(f"warm bring-up to node Ready + DNS + app ready (s): "
+          f"{' '.join(f'{u:.1f}' for u in ups)}  median {sorted(ups)[len(ups) // 2]:.1f} (goal < 30)")
+    lo, hi = KIND_CREATE_SECONDS
+    print(f"  ratio to kind create cluster ({lo}-{hi} s): {sorted(ups)[len(ups) // 2] / lo:.2f}"
+          f"-{sorted(ups)[len(ups) // 2] / hi:.2f}")
+    print(f"teardown (s): {' '.join(f'{d:.1f}' for d in downs)}  median "
+          f"{sorted(downs)[len(downs) // 2]:.1f} (goal < 5)")
+    print(f"peak memory of the cluster (MiB): {max(peaks):.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Self-test fixtures that need the local reference cluster: one cluster for the whole run."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from kubeproof.localcluster.cluster import LocalCluster
+from kubeproof.localcluster.layout import default_state_dir
+
+
+@pytest.fixture(scope="session")
+def local_cluster():
+    """The hardened local cluster, up for the whole self-test session and removed afterwards.
+
+    Set KUBEPROOF_SELFTEST_KEEP=1 to leave it running (later runs then reuse it).
+    """
+    if os.geteuid() != 0:
+        pytest.skip("the local cluster needs root")
+    cluster = LocalCluster(default_state_dir())
+    if not cluster.is_running():
+        cluster.up()
+    yield cluster
+    if not os.environ.get("KUBEPROOF_SELFTEST_KEEP"):
+        cluster.down()

@@ -1,0 +1,46 @@
+"""Redaction masks tokens, keys and certificate data, and keeps ordinary evidence."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproof.redact import MASK, redact
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----"
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("Authorization: Bearer abc.def-ghi", "abc.def-ghi"),
+    ("curl -H 'Authorization: Basic dXNlcjpwYXNz'", "dXNlcjpwYXNz"),
+    (f"cert: {PEM} end", "MIIBszCCAVmgAwIBAgIU"),
+    ("token: eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", "eyJzdWIiOiJ4In0"),
+    ("client-key-data: LS0tLS1CRUdJTiBSU0E=", "LS0tLS1CRUdJTiBSU0E="),
+    ("certificate-authority-data: LS0tQ0E=", "LS0tQ0E="),
+    ("--token=s3cr3t --v=2", "s3cr3t"),
+    ("password=hunter2", "hunter2"),
+    ('{"token": "abc123"}', "abc123"),
+    ("join with abcdef.0123456789abcdef please", "0123456789abcdef"),
+])
+def test_secrets_are_masked(text, secret):
+    masked = redact(text)
+    assert secret not in masked
+    assert MASK in masked
+
+
+@pytest.mark.parametrize("text", [
+    "--token-auth-file=/etc/kubernetes/tokens.csv",
+    "--tls-private-key-file=/etc/kubernetes/pki/apiserver.key",
+    "--authorization-mode=Node,RBAC",
+    "GET /api/v1/namespaces/kube-system/pods -> 403 Forbidden",
+    "Unable to dump key: Operation not permitted",
+])
+def test_ordinary_evidence_is_kept(text):
+    assert redact(text) == text
+
+
+def test_mappings_mask_secret_keys_but_keep_file_paths():
+    value = {"client-key-data": "AAAA", "token": "t", "tokenFile": "/x",
+             "service-account-key-file": "/y", "nested": [{"password": "p"}], "n": 3}
+    assert redact(value) == {"client-key-data": MASK, "token": MASK, "tokenFile": "/x",
+                             "service-account-key-file": "/y", "nested": [{"password": MASK}],
+                             "n": 3}

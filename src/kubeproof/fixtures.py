@@ -1,0 +1,120 @@
+"""Session and test fixtures that control tests use: cluster, clients, probes, hosts, evidence."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from testinfra.host import Host
+
+from kubeproof import catalogue, hosts, probes, targets
+from kubeproof.errors import KubeproofError
+from kubeproof.kube import Clients
+from kubeproof.targets.base import CAN_RUN_PODS, NODE_ACCESS, ClusterAccess, NodeHost
+from kubeproof.verdicts import Evidence
+
+RUN_ID = pytest.StashKey[str]()
+CLUSTER = pytest.StashKey[ClusterAccess]()
+CONTROL = pytest.StashKey[catalogue.Control]()
+EVIDENCE = pytest.StashKey[Evidence]()
+
+# What to do when a target lacks a capability: said in the skip reason.
+HOW_TO_ENABLE = {
+    CAN_RUN_PODS: "the admin identity must be allowed to create pods in the app namespace",
+    NODE_ACCESS: "give node access with --ssh-host HOST --ssh-key KEY (existing target)",
+}
+
+
+def start_target(config: pytest.Config) -> ClusterAccess:
+    """Build and start the selected target once per process; stopped at unconfigure."""
+    if CLUSTER in config.stash:
+        return config.stash[CLUSTER]
+    target = targets.from_config(config)
+    access = target.start()
+    config.add_cleanup(target.stop)
+    if config.getoption("probe_image"):
+        access.probe_image = config.getoption("probe_image")
+    if config.getoption("sweep_leftovers") and access.has(CAN_RUN_PODS):
+        probes.sweep(Clients(access.admin).core, keep_run_id=config.stash[RUN_ID])
+    config.stash[CLUSTER] = access
+    return access
+
+
+def require(cluster: ClusterAccess, capability: str) -> None:
+    """Skip the test, saying so plainly, when the target lacks a capability."""
+    if not cluster.has(capability):
+        how = HOW_TO_ENABLE.get(capability, "")
+        pytest.skip(f"the {cluster.target} target lacks {capability}" + (f": {how}" if how else ""))
+
+
+@pytest.fixture(scope="session")
+def run_id(pytestconfig: pytest.Config) -> str:
+    """This run's id; every object the run creates carries it as kubeproof.io/run-id."""
+    return pytestconfig.stash[RUN_ID]
+
+
+@pytest.fixture(scope="session")
+def cluster(pytestconfig: pytest.Config) -> ClusterAccess:
+    """The started target's ClusterAccess (identities, namespace, nodes, capabilities)."""
+    try:
+        return start_target(pytestconfig)
+    except KubeproofError as exc:
+        if hasattr(pytestconfig, "workerinput"):
+            # xdist workers cannot end the run; every test errors with the one line instead.
+            pytest.fail(f"kubeproof: {exc}", pytrace=False)
+        pytest.exit(f"kubeproof: {exc}", returncode=exc.exit_code)
+
+
+@pytest.fixture(scope="session")
+def admin_api(cluster: ClusterAccess) -> Clients:
+    """API clients acting as the cluster admin."""
+    return Clients(cluster.admin)
+
+
+@pytest.fixture(scope="session")
+def app_api(cluster: ClusterAccess) -> Clients:
+    """API clients acting as the app user (impersonated or its own credentials)."""
+    return Clients(cluster.app)
+
+
+@pytest.fixture(scope="session")
+def run_namespace(cluster: ClusterAccess, admin_api: Clients, run_id: str) -> Iterator[str]:
+    """A namespace for this run's probes, labelled with the run id; deleted at the end."""
+    require(cluster, CAN_RUN_PODS)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = probes.create_run_namespace(admin_api.core, run_id, worker,
+                                       cluster.run_namespace_labels)
+    yield name
+    probes.delete_namespace(admin_api.core, name)
+
+
+@pytest.fixture
+def probe_pods(cluster: ClusterAccess, admin_api: Clients, run_namespace: str, run_id: str,
+               pytestconfig: pytest.Config) -> Iterator[probes.ProbePods]:
+    """A probe-pod runner in the run namespace; every pod it made is deleted afterwards."""
+    runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
+                              pytestconfig.getoption("probe_timeout"))
+    yield runner
+    runner.delete_all()
+
+
+@pytest.fixture(scope="session")
+def node_hosts(cluster: ClusterAccess) -> list[tuple[NodeHost, Host]]:
+    """testinfra hosts of the cluster's nodes (skips when the target has no node access)."""
+    require(cluster, NODE_ACCESS)
+    return [(node, hosts.host_for(node)) for node in cluster.nodes]
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> Evidence:
+    """The test's evidence recorder: evidence.add(label, value), evidence.canary(label)."""
+    recorder = Evidence()
+    request.node.stash[EVIDENCE] = recorder
+    return recorder
+
+
+@pytest.fixture
+def control(request: pytest.FixtureRequest) -> catalogue.Control:
+    """The catalogue record of the control this test proves."""
+    return request.node.stash[CONTROL]

@@ -1,0 +1,79 @@
+"""The kubeproof command-line options and ini settings, and their configure-time checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kubeproof import catalogue, targets
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register the kubeproof option group and ini settings."""
+    group = parser.getgroup("kubeproof", "kubeproof: prove a cluster's security controls")
+    group.addoption("--target", default=targets.DEFAULT, metavar="NAME",
+                    help=f"where the cluster comes from: {', '.join(targets.names())} "
+                         f"(default: {targets.DEFAULT})")
+    group.addoption("--control", action="append", default=[], metavar="ID",
+                    help="run only this control id (repeatable), e.g. seccomp.keyctl-denied")
+    group.addoption("--list-controls", action="store_true",
+                    help="print the control catalogue and exit")
+    group.addoption("--kubeproof-json", metavar="PATH", default=None,
+                    help="write machine-readable results (verdicts, evidence) to PATH")
+    group.addoption("--probe-timeout", type=float, default=60.0, metavar="SECONDS",
+                    help="deadline for a probe pod to start or finish (default: 60)")
+    group.addoption("--probe-image", default=None, metavar="IMAGE",
+                    help="image for probe pods (default: the target's)")
+    group.addoption("--sweep-leftovers", action="store_true",
+                    help="before the run, delete namespaces and pods left by earlier runs")
+    # local target
+    group.addoption("--keep-cluster", action="store_true",
+                    help="local target: keep the reference cluster running after the run")
+    group.addoption("--local-state-dir", metavar="PATH", default=None,
+                    help="local target: where the reference cluster keeps its state")
+    # existing target
+    group.addoption("--kubeconfig", metavar="PATH", default=None,
+                    help="existing target: kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
+    group.addoption("--context", metavar="NAME", default=None,
+                    help="existing target: kubeconfig context (default: current-context)")
+    group.addoption("--app-user", metavar="NAME", default=None,
+                    help="existing target: the app user, impersonated by the admin context")
+    group.addoption("--app-group", action="append", default=[], metavar="GROUP",
+                    help="existing target: a group of the impersonated app user (repeatable)")
+    group.addoption("--app-kubeconfig", metavar="PATH", default=None,
+                    help="existing target: a kubeconfig holding the app user's own credentials")
+    group.addoption("--app-context", metavar="NAME", default=None,
+                    help="existing target: context of --app-kubeconfig (or of --kubeconfig)")
+    group.addoption("--app-namespace", metavar="NAME", default="default",
+                    help="existing target: the application namespace (default: default)")
+    group.addoption("--ssh-host", action="append", default=[], metavar="HOST[:PORT]",
+                    help="existing target: a node reachable over SSH (repeatable)")
+    group.addoption("--ssh-user", metavar="NAME", default=None,
+                    help="existing target: SSH user on the nodes (default: your user)")
+    group.addoption("--ssh-key", metavar="PATH", default=None,
+                    help="existing target: SSH private key for the nodes")
+    group.addoption("--ssh-known-hosts", metavar="PATH", default=None,
+                    help="existing target: known_hosts with the nodes' keys "
+                         "(default: ~/.ssh/known_hosts); unknown keys are refused")
+    parser.addini("kubeproof_free_paths", type="linelist", default=[],
+                  help="paths (relative to rootdir) whose tests are not controls and need no id")
+
+
+def check_options(config: Any) -> None:
+    """Configure-time checks: raise pytest.UsageError naming the allowed values."""
+    target = config.getoption("target")
+    if target not in targets.names():
+        raise pytest.UsageError(
+            f"unknown --target {target!r}: choose one of {', '.join(targets.names())}"
+        )
+    for control_id in config.getoption("control"):
+        if not catalogue.exists(control_id):
+            near = catalogue.nearest(control_id)
+            hint = f"did you mean {', '.join(near)}?" if near else "no similar id"
+            raise pytest.UsageError(
+                f"unknown control id {control_id!r} (--control): {hint} "
+                f"(pytest --list-controls prints them all)"
+            )
+    if config.getoption("probe_timeout") <= 0:
+        raise pytest.UsageError("--probe-timeout must be a positive number of seconds")

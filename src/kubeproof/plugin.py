@@ -1,0 +1,230 @@
+"""The kubeproof pytest plugin: hooks only (options, markers, selection, verdicts, reports)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubeproof import __version__, catalogue, fixtures, options, targets
+from kubeproof import report as reporting
+from kubeproof.errors import KubeproofError
+from kubeproof.probes import new_run_id
+from kubeproof.redact import redact_text
+from kubeproof.verdicts import Verdict, verdict_of, worst
+
+RESULTS = pytest.StashKey[reporting.Results]()
+VERDICT = pytest.StashKey[Verdict]()
+STARTED = pytest.StashKey[str]()
+MAX_PROBLEMS = 5
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if not config.getoption("list_controls"):
+        return None
+    for c in catalogue.CONTROLS:
+        seed = " seed" if c.seed else ""
+        print(f"{c.id:40} item {c.item_label:6} {c.kind:12}{seed:5} {c.title}")
+    return 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in catalogue.marker_descriptions().items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    config.addinivalue_line(
+        "markers", "control(id): the catalogue control this test proves (kubeproof.control)"
+    )
+    options.check_options(config)
+    workerinput = getattr(config, "workerinput", {})
+    config.stash[fixtures.RUN_ID] = workerinput.get("kubeproof_run_id") or new_run_id()
+    config.stash[RESULTS] = reporting.Results()
+    config.stash[STARTED] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    if not config.pluginmanager.has_plugin("kubeproof-fixtures"):
+        config.pluginmanager.register(fixtures, "kubeproof-fixtures")
+    config.pluginmanager.register(RunHooks(config), "kubeproof-run")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker shares the controller's run id."""
+    node.workerinput["kubeproof_run_id"] = node.config.stash[fixtures.RUN_ID]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if config.pluginmanager.has_plugin("dsession") and not config.option.collectonly:
+        # xdist controller: it runs no test, but bad target options end the run here, once.
+        try:
+            targets.from_config(config)
+        except KubeproofError as exc:
+            raise pytest.UsageError(f"kubeproof: {exc}") from None
+    if config.pluginmanager.has_plugin("metadata"):
+        from pytest_metadata.plugin import metadata_key
+
+        config.stash[metadata_key].update({
+            "kubeproof": __version__,
+            "kubeproof target": config.getoption("target"),
+            "kubeproof run id": config.stash[fixtures.RUN_ID],
+        })
+
+
+def _is_free(item: pytest.Item, free: list[Path]) -> bool:
+    return any(item.path == p or p in item.path.parents for p in free)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tag each test with its control's markers and metadata; refuse undeclared or unknown
+    ids; apply --control selection."""
+    free = [config.rootpath / p for p in config.getini("kubeproof_free_paths")]
+    problems: list[str] = []
+    covered: set[str] = set()
+    for item in items:
+        mark = item.get_closest_marker("control")
+        if mark is None:
+            if not _is_free(item, free):
+                problems.append(f"{item.nodeid} declares no control "
+                                f"(add @kubeproof.control('area.name'))")
+            continue
+        control_id = mark.args[0] if len(mark.args) == 1 else None
+        if not isinstance(control_id, str) or not catalogue.exists(control_id):
+            near = catalogue.nearest(str(control_id))
+            problems.append(f"{item.nodeid} has unknown control id {control_id!r}"
+                            + (f" (did you mean {', '.join(near)}?)" if near else ""))
+            continue
+        control = catalogue.get(control_id)
+        covered.add(control.id)
+        item.stash[fixtures.CONTROL] = control
+        for name in control.markers:
+            item.add_marker(name)
+        item.user_properties.extend(reporting.control_properties(control))
+    if problems:
+        more = len(problems) - MAX_PROBLEMS
+        raise pytest.UsageError(
+            "collection refused: " + "; ".join(problems[:MAX_PROBLEMS])
+            + (f"; and {more} more" if more > 0 else "")
+        )
+    config.stash[RESULTS].covered = covered
+    wanted = set(config.getoption("control"))
+    if wanted:
+        keep = [i for i in items if fixtures.CONTROL in i.stash
+                and i.stash[fixtures.CONTROL].id in wanted]
+        dropped = [i for i in items if i not in keep]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the target before the first test when any selected test needs the cluster, so
+    that a bad option or an unreachable cluster ends the run with one line."""
+    config = session.config
+    if config.option.collectonly or _is_worker(config):
+        return
+    if any("cluster" in getattr(item, "fixturenames", ()) for item in session.items):
+        try:
+            fixtures.start_target(config)
+        except KubeproofError as exc:
+            raise pytest.UsageError(f"kubeproof: {exc}") from None
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Give each phase report its verdict and evidence; never let secrets into a report."""
+    rep = yield
+    _redact_report(rep)
+    if fixtures.CONTROL not in item.stash:
+        return rep
+    exc_type = call.excinfo.type if call.excinfo is not None else None
+    verdict = verdict_of(rep.when, rep.outcome, exc_type, bool(getattr(rep, "wasxfail", None)))
+    if rep.failed and str(rep.longrepr).startswith("[XPASS(strict)]"):
+        verdict = Verdict.FAIL
+    recorder = item.stash.get(fixtures.EVIDENCE, None)
+    if rep.when == "call":
+        if verdict is Verdict.PASS and (recorder is None or not recorder.entries):
+            rep.outcome = "failed"
+            rep.longrepr = (f"kubeproof: {item.stash[fixtures.CONTROL].id} passed without "
+                            f"recording evidence (use the evidence fixture: evidence.add(...)); "
+                            f"a control never passes on missing evidence")
+            verdict = Verdict.ERROR
+        if recorder is not None:
+            value = json.dumps(recorder.as_list())
+            reporting.set_property(item.user_properties, "evidence", value)
+            reporting.set_property(rep.user_properties, "evidence", value)
+    combined = worst(item.stash.get(VERDICT, None), verdict)
+    item.stash[VERDICT] = combined
+    reporting.set_property(item.user_properties, "verdict", combined.value)
+    reporting.set_property(rep.user_properties, "verdict", combined.value)
+    return rep
+
+
+def _redact_report(rep: pytest.TestReport) -> None:
+    """Mask credentials in a report's failure text and captured output."""
+    if rep.longrepr is not None and not isinstance(rep.longrepr, tuple):
+        text = str(rep.longrepr)
+        masked = redact_text(text)
+        if masked != text:
+            rep.longrepr = masked
+    rep.sections = [(title, redact_text(content)) for title, content in rep.sections]
+
+
+class RunHooks:
+    """Hooks that need the run's config but whose hookspecs do not pass it."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.results = config.stash[RESULTS]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.results.record(report)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
+        reporting.html_row(self.results.tests.get(report.nodeid), cells)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    lines = config.stash[RESULTS].summary_lines(verbose=config.get_verbosity() > 0)
+    if lines:
+        terminalreporter.write_sep("=", "kubeproof: controls by checklist item")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    path = config.getoption("kubeproof_json")
+    if not path or _is_worker(config):
+        return
+    meta = {
+        "kubeproof_version": __version__,
+        "run_id": config.stash[fixtures.RUN_ID],
+        "target": config.getoption("target"),
+        "started": config.stash[STARTED],
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "exit_status": int(exitstatus),
+    }
+    config.stash[RESULTS].write_json(Path(path), meta)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    reporting.html_header(cells)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str],
+                                session: pytest.Session) -> None:
+    prefix.append(reporting.html_summary(session.config.stash[RESULTS]))
+

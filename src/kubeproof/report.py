@@ -1,0 +1,224 @@
+"""Reports: control metadata on test items, verdicts collected per test, HTML columns and
+summary, the JSON results file and the terminal summary by checklist item."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from kubeproof import catalogue
+from kubeproof.catalogue import Control
+from kubeproof.redact import redact, redact_text
+from kubeproof.verdicts import Verdict, worst
+
+PREFIX = "kubeproof."
+VERDICTS = [v.value for v in Verdict]
+NOT_RUN = "not run"
+
+
+def control_properties(control: Control) -> list[tuple[str, str]]:
+    """The user_properties a control's test carries (they reach JUnit XML and survive xdist)."""
+    return [
+        (PREFIX + "control", control.id),
+        (PREFIX + "title", control.title),
+        (PREFIX + "item", control.item_label),
+        (PREFIX + "kind", control.kind),
+        (PREFIX + "remediation", control.remediation),
+        (PREFIX + "references", ", ".join(control.references)),
+    ]
+
+
+def set_property(props: list[tuple[str, Any]], name: str, value: Any) -> None:
+    """Set a kubeproof property in a user_properties list, replacing an earlier value."""
+    props[:] = [(k, v) for k, v in props if k != PREFIX + name]
+    props.append((PREFIX + name, value))
+
+
+def reason_of(report: Any) -> str:
+    """One redacted line saying why a test phase did not pass (skip reason, failure message)."""
+    if getattr(report, "wasxfail", None):
+        return redact_text(f"waived: {report.wasxfail}")
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        text = str(longrepr[2]).removeprefix("Skipped: ")
+    elif getattr(longrepr, "reprcrash", None) is not None:
+        text = longrepr.reprcrash.message
+    else:
+        lines = [line for line in str(longrepr or "").splitlines() if line.strip()]
+        errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+        text = errors[0] if errors else (lines[-1] if lines else "")
+    text = text.strip()
+    if report.when != "call" and report.failed:
+        text = f"{report.when} failed: {text}"
+    return redact_text(text)[:1000]
+
+
+@dataclass
+class TestResult:
+    """One control test's outcome, as the reports show it."""
+
+    nodeid: str
+    control: str
+    title: str
+    item: str
+    area: str
+    kind: str
+    remediation: str
+    references: str
+    verdict: str = Verdict.PASS.value
+    reason: str = ""
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    duration: float = 0.0
+
+
+class Results:
+    """The verdicts of a run, gathered from test reports (works on an xdist controller)."""
+
+    def __init__(self) -> None:
+        self.tests: dict[str, TestResult] = {}
+        # Control ids that have at least one collected test (None: collection not seen here).
+        self.covered: set[str] | None = None
+
+    def record(self, report: Any) -> None:
+        """Take in one phase report of a control test."""
+        props = dict(report.user_properties)
+        control_id = props.get(PREFIX + "control")
+        if not control_id:
+            return
+        result = self.tests.get(report.nodeid)
+        if result is None:
+            control = catalogue.get(control_id)
+            result = TestResult(report.nodeid, control.id, control.title, control.item_label,
+                                control.area, control.kind, control.remediation,
+                                ", ".join(control.references))
+            self.tests[report.nodeid] = result
+        result.duration += report.duration
+        result.verdict = props.get(PREFIX + "verdict", result.verdict)
+        if PREFIX + "evidence" in props:
+            result.evidence = json.loads(props[PREFIX + "evidence"])
+        if not result.reason and (report.failed or report.skipped or
+                                  getattr(report, "wasxfail", None)):
+            result.reason = reason_of(report)
+
+    def control_verdicts(self) -> dict[str, str]:
+        """Each catalogue control's verdict: the worst of its tests, or 'not run'."""
+        verdicts: dict[str, str] = {c.id: NOT_RUN for c in catalogue.CONTROLS}
+        for result in self.tests.values():
+            previous = verdicts[result.control]
+            current = Verdict(result.verdict)
+            verdicts[result.control] = (
+                current.value if previous == NOT_RUN else worst(Verdict(previous), current).value
+            )
+        return verdicts
+
+    def summary_by_item(self) -> dict[int, Counter]:
+        """Per checklist item, how many controls ended in each verdict (or were not run)."""
+        verdicts = self.control_verdicts()
+        summary: dict[int, Counter] = {item: Counter() for item in catalogue.CHECKLIST}
+        for control in catalogue.CONTROLS:
+            for item in control.items:
+                summary[item][verdicts[control.id]] += 1
+        return summary
+
+    def untested(self) -> list[str] | None:
+        """Catalogue controls with no collected test (None when this process did not collect)."""
+        if self.covered is None:
+            return None
+        return [c.id for c in catalogue.CONTROLS if c.id not in self.covered]
+
+    def to_json(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """The machine-readable results document."""
+        verdicts = self.control_verdicts()
+        return redact({
+            **meta,
+            "tests": [asdict(r) for r in self.tests.values()],
+            "controls": [{"id": c.id, "item": c.item_label, "title": c.title,
+                          "verdict": verdicts[c.id]} for c in catalogue.CONTROLS],
+            "summary": {
+                "by_verdict": dict(Counter(r.verdict for r in self.tests.values())),
+                "by_item": {str(i): dict(c) for i, c in self.summary_by_item().items()},
+            },
+            "untested": self.untested(),
+        })
+
+    def write_json(self, path: Path, meta: dict[str, Any]) -> None:
+        """Write the results document to path."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(meta), indent=2, sort_keys=False) + "\n")
+
+    def summary_lines(self, verbose: bool = False) -> list[str]:
+        """The terminal summary: controls per verdict for each checklist item (when tests
+        ran), and the catalogue controls that have no test."""
+        lines = []
+        if self.tests:
+            cols = [*VERDICTS, NOT_RUN]
+            lines.append("item " + " ".join(f"{c:>7}" for c in cols) + "  checklist")
+            for item, counts in self.summary_by_item().items():
+                lines.append(f"{item:>4} " + " ".join(f"{counts[c]:>7}" for c in cols)
+                             + f"  {catalogue.CHECKLIST[item]}")
+        untested = self.untested()
+        if untested and self.covered:
+            listed = ": " + ", ".join(untested) if verbose else " (-v lists them)"
+            lines.append(f"{len(untested)} catalogue controls have no test yet{listed}")
+        return lines
+
+
+# pytest-html: extra columns and the summary table.
+
+def html_header(cells: list[str]) -> None:
+    """Add the control, item, verdict, evidence and remediation columns."""
+    cells.insert(2, '<th class="sortable" data-column-type="control">Control</th>')
+    cells.insert(3, '<th class="sortable" data-column-type="item">Item</th>')
+    cells.insert(4, '<th class="sortable" data-column-type="verdict">Verdict</th>')
+    cells.append("<th>Evidence</th>")
+    cells.append("<th>Remediation</th>")
+
+
+def html_row(result: TestResult | None, cells: list[str]) -> None:
+    """Fill the extra columns of one row from the test's result."""
+    if result is None:
+        values = ["", "", "", "", ""]
+    else:
+        reason = f"<br><small>{escape(result.reason)}</small>" if result.reason else ""
+        values = [
+            f"{escape(result.control)}<br><small>{escape(result.title)}</small>",
+            escape(result.item),
+            f'<span class="kubeproof-{escape(result.verdict)}">{escape(result.verdict)}</span>'
+            + reason,
+            html_evidence(result.evidence),
+            escape(result.remediation),
+        ]
+    cells.insert(2, f'<td class="col-control">{values[0]}</td>')
+    cells.insert(3, f'<td class="col-item">{values[1]}</td>')
+    cells.insert(4, f'<td class="col-verdict">{values[2]}</td>')
+    cells.append(f'<td class="col-evidence">{values[3]}</td>')
+    cells.append(f'<td class="col-remediation">{values[4]}</td>')
+
+
+def html_evidence(entries: list[dict[str, Any]]) -> str:
+    """Evidence entries as an HTML list (already redacted; escaped here)."""
+    items = []
+    for entry in entries:
+        value = entry["value"]
+        text = value if isinstance(value, str) else json.dumps(value, indent=1)
+        items.append(f"<li><b>{escape(entry['label'])}</b>: <code>{escape(text)}</code></li>")
+    return f"<ul>{''.join(items)}</ul>" if items else ""
+
+
+def html_summary(results: Results) -> str:
+    """The summary table by checklist item, as HTML."""
+    cols = [*VERDICTS, NOT_RUN]
+    head = "".join(f"<th>{c}</th>" for c in ["item", "checklist", *cols])
+    rows = []
+    for item, counts in results.summary_by_item().items():
+        cells = [str(item), escape(catalogue.CHECKLIST[item])] + [str(counts[c]) for c in cols]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    untested = results.untested()
+    note = (f"<p>{len(untested)} catalogue controls have no test yet: "
+            f"{escape(', '.join(untested))}</p>" if untested else "")
+    return (f'<h2>Controls by checklist item</h2><table id="kubeproof-summary">'
+            f"<tr>{head}</tr>{''.join(rows)}</table>{note}")

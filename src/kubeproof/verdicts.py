@@ -1,0 +1,136 @@
+"""Verdicts, evidence and canaries: how a control test's outcome becomes its verdict."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from kubeproof.redact import redact
+
+
+class Verdict(enum.StrEnum):
+    """The one verdict each control test ends in."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+    ERROR = "error"
+    WAIVED = "waived"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Worst first: combining the verdicts of setup, call and teardown keeps the worst.
+_SEVERITY = [Verdict.ERROR, Verdict.FAIL, Verdict.WAIVED, Verdict.SKIP, Verdict.PASS]
+
+
+class Inconclusive(Exception):
+    """The evidence could not be established: the probe's own setup failed or was denied,
+    a node was unreachable, a watch timed out. The verdict is error, never fail or pass."""
+
+
+def worst(*verdicts: Verdict | None) -> Verdict | None:
+    """The most severe of some verdicts (error > fail > waived > skip > pass)."""
+    present = [v for v in verdicts if v is not None]
+    return min(present, key=_SEVERITY.index) if present else None
+
+
+def verdict_of(
+    when: str, outcome: str, exc_type: type[BaseException] | None, wasxfail: bool
+) -> Verdict:
+    """The verdict of one test phase from pytest's outcome and the exception raised, if any.
+
+    A failed assertion in the test body is a fail; anything else that goes wrong (an
+    Inconclusive, an API error, a broken fixture) is an error. An xfail is how a waiver is
+    applied: a waived failure is waived, a waived control that passes is a fail.
+    """
+    if outcome == "skipped":
+        return Verdict.WAIVED if wasxfail else Verdict.SKIP
+    if outcome == "passed":
+        return Verdict.FAIL if wasxfail else Verdict.PASS
+    if when != "call" or exc_type is None:
+        return Verdict.ERROR
+    if issubclass(exc_type, (AssertionError, pytest.fail.Exception)) and not issubclass(
+        exc_type, Inconclusive
+    ):
+        return Verdict.FAIL
+    return Verdict.ERROR
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-friendly copy of an evidence value (API models, dataclasses, bytes, paths)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return jsonable(value.to_dict())
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+class Evidence:
+    """What a control test saw, kept for the report: labelled values, redacted on entry."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, Any]] = []
+        self.canaries: list[tuple[str, bool]] = []
+
+    def add(self, label: str, value: Any) -> Any:
+        """Record one piece of evidence (credentials are masked); returns the value as given."""
+        self.entries.append((label, redact(jsonable(value))))
+        return value
+
+    @property
+    def canary_ok(self) -> bool:
+        """Whether at least one canary succeeded in this test."""
+        return any(ok for _, ok in self.canaries)
+
+    @contextmanager
+    def canary(self, label: str) -> Iterator[None]:
+        """Run a canary: what the same identity and path must be allowed to do.
+
+        If the block fails (assertion or any error) the test ends as error, never as a pass
+        or a fail: a refusal only proves something when the canary got through.
+        """
+        __tracebackhide__ = True
+        try:
+            yield
+        except Exception as exc:
+            self.canaries.append((label, False))
+            self.add(f"canary: {label}", f"failed: {type(exc).__name__}: {exc}")
+            raise Inconclusive(f"canary failed ({label}): {type(exc).__name__}: {exc}") from exc
+        self.canaries.append((label, True))
+        self.add(f"canary: {label}", "ok")
+
+    def as_list(self) -> list[dict[str, Any]]:
+        """The evidence as a list of {label, value} records."""
+        return [{"label": label, "value": value} for label, value in self.entries]
+
+
+def expect_denied(evidence: Evidence, what: str, *, denied: bool, detail: Any) -> None:
+    """Assert a forbidden action was refused; the refusal counts only after a canary passed.
+
+    Allowed -> fail (with the detail as evidence). Denied without a successful canary in the
+    same test -> error.
+    """
+    __tracebackhide__ = True
+    evidence.add(what, detail)
+    if not denied:
+        pytest.fail(f"{what}: allowed, expected a denial; evidence: {redact(jsonable(detail))}")
+    if not evidence.canary_ok:
+        raise Inconclusive(
+            f"{what}: denied, but no canary succeeded in this test, so the denial proves nothing"
+        )
+
