@@ -65,9 +65,10 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if config.pluginmanager.has_plugin("dsession") and not config.option.collectonly:
-        # xdist controller: it runs no test, but bad target options end the run here, once.
+        # xdist controller: it runs no test, but it starts the target once (workers then
+        # reuse it) and bad target options end the run here, once.
         try:
-            targets.from_config(config)
+            fixtures.start_target(config)
         except KubeproofError as exc:
             raise pytest.UsageError(f"kubeproof: {exc}") from None
     if config.pluginmanager.has_plugin("metadata"):

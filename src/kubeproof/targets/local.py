@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from ..localcluster import layout as L
 from ..localcluster.cluster import LocalCluster
@@ -38,11 +39,16 @@ class LocalTarget(Target):
         return cls(Path(state_dir), bool(config.getoption("keep_cluster", False)))
 
     def start(self) -> ClusterAccess:
-        if self.cluster.is_running():
-            self.reused = True
-            self.cluster.progress(f"reusing the kept local cluster in {self.cluster.layout.root}")
-        else:
-            self.cluster.up()
+        """Brings the cluster up, or reuses a running one (kept, or started by the xdist
+        controller); a lock keeps concurrent starters from racing."""
+        lock_path = self.cluster.layout.root.parent / f".{self.cluster.layout.root.name}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock_path)):
+            if self.cluster.is_running():
+                self.reused = True
+                self.cluster.progress(f"reusing the running local cluster in {self.cluster.layout.root}")
+            else:
+                self.cluster.up()
         return self.access()
 
     def access(self) -> ClusterAccess:
@@ -64,9 +70,12 @@ class LocalTarget(Target):
             component_flags=flags,
             capabilities=frozenset({CAN_RUN_PODS, NODE_ACCESS, ETCD_ACCESS, COMPONENT_FLAGS,
                                     MUTABLE_COMPONENTS}),
+            probe_image=f"kubeproof.local/probe:{self.cluster.components.versions['PROBE_TAG']}",
         )
 
     def stop(self) -> None:
+        if self.reused:
+            return  # whoever started it tears it down
         if self.keep:
             self.cluster.progress(f"keeping the local cluster (--keep-cluster); remove it with "
                                   f"`python -m kubeproof.localcluster down --state-dir {self.cluster.layout.root}`")
