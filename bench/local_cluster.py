@@ -22,8 +22,16 @@ KIND_CREATE_SECONDS = (30, 60)  # kind's `create cluster`, as commonly reported
 def cluster_rss_mib(cluster: LocalCluster) -> float:
     """Resident memory of the cluster's processes plus its pods' cgroups, in MiB."""
     total = 0
-    for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                 "containerd", "kubelet", "kube-proxy", "netpol"):
+    for name in (
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "containerd",
+        "kubelet",
+        "kube-proxy",
+        "netpol",
+    ):
         pid = cluster.processes.pid(name)
         if pid:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -33,6 +41,35 @@ def cluster_rss_mib(cluster: LocalCluster) -> float:
     if pods.exists():
         total += int(pods.read_text())
     return total / 2**20
+
+
+def measure_once(settle_seconds: float = 5) -> tuple[float, float, float]:
+    """One bring-up and teardown in a fresh state dir: (up seconds, down seconds, peak MiB).
+
+    Memory is sampled every half second during bring-up and for settle_seconds after it, so
+    the steady state is in the figure too.
+    """
+    cluster = LocalCluster(Path(tempfile.mkdtemp(prefix="kubeproof-bench-")), progress=print)
+    peak = 0.0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.5):
+            peak = max(peak, cluster_rss_mib(cluster))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.monotonic()
+    cluster.up()
+    up = time.monotonic() - start
+    done.wait(settle_seconds)
+    done.set()
+    sampler.join()
+    peak = max(peak, cluster_rss_mib(cluster))
+    start = time.monotonic()
+    cluster.down()
+    return up, time.monotonic() - start, peak
 
 
 def main() -> None:
@@ -51,36 +88,21 @@ def main() -> None:
         print(f"  {'total':32} {sum(last.values()):6d}")
     else:
         print("  (no timings recorded: the components were built before timings were kept)")
-    ups, downs, peaks = [], [], []
-    for _ in range(args.rounds):
-        cluster = LocalCluster(Path(tempfile.mkdtemp(prefix="kubeproof-bench-")), progress=lambda m: None)
-        peak = [0.0]
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(0.5):
-                peak[0] = max(peak[0], cluster_rss_mib(cluster))
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        start = time.monotonic()
-        cluster.up()
-        ups.append(time.monotonic() - start)
-        # settle a few seconds so the steady state is sampled too
-        done.wait(5)
-        done.set()
-        sampler.join()
-        peaks.append(max(peak[0], cluster_rss_mib(cluster)))
-        start = time.monotonic()
-        cluster.down()
-        downs.append(time.monotonic() - start)
-    print(f"warm bring-up to node Ready + DNS + app ready (s): "
-          f"{' '.join(f'{u:.1f}' for u in ups)}  median {sorted(ups)[len(ups) // 2]:.1f} (goal < 30)")
+    rounds = [measure_once() for _ in range(args.rounds)]
+    ups, downs, peaks = ([r[i] for r in rounds] for i in range(3))
+    print(
+        f"warm bring-up to node Ready + DNS + app ready (s): "
+        f"{' '.join(f'{u:.1f}' for u in ups)}  median {sorted(ups)[len(ups) // 2]:.1f} (goal < 30)"
+    )
     lo, hi = KIND_CREATE_SECONDS
-    print(f"  ratio to kind create cluster ({lo}-{hi} s): {sorted(ups)[len(ups) // 2] / lo:.2f}"
-          f"-{sorted(ups)[len(ups) // 2] / hi:.2f}")
-    print(f"teardown (s): {' '.join(f'{d:.1f}' for d in downs)}  median "
-          f"{sorted(downs)[len(downs) // 2]:.1f} (goal < 5)")
+    print(
+        f"  ratio to kind create cluster ({lo}-{hi} s): {sorted(ups)[len(ups) // 2] / lo:.2f}"
+        f"-{sorted(ups)[len(ups) // 2] / hi:.2f}"
+    )
+    print(
+        f"teardown (s): {' '.join(f'{d:.1f}' for d in downs)}  median "
+        f"{sorted(downs)[len(downs) // 2]:.1f} (goal < 5)"
+    )
     print(f"peak memory of the cluster (MiB): {max(peaks):.0f}")
 
 

@@ -24,3 +24,12 @@ def local_cluster():
     yield cluster
     if not os.environ.get("KUBEPROOF_SELFTEST_KEEP"):
         cluster.down()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Prints the mutation table when mutants ran."""
+    import test_mutants
+
+    if test_mutants.TABLE:
+        terminalreporter.write_sep("=", "kubeproof mutation table")
+        terminalreporter.write_line(test_mutants.pytest_terminal_summary_table())

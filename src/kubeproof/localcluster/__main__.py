@@ -12,8 +12,10 @@ from .layout import default_state_dir
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kubeproof.localcluster",
-                                     description="The kubeproof local reference cluster.")
+    parser = argparse.ArgumentParser(
+        prog="python -m kubeproof.localcluster",
+        description="The kubeproof local reference cluster.",
+    )
     parser.add_argument("command", choices=("up", "down", "status", "env"))
     parser.add_argument("--state-dir", type=Path, default=default_state_dir())
     args = parser.parse_args(argv)

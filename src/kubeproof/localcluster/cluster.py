@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from .components import Components, resolve
 from .layout import Layout, cache_dir
 from .processes import Processes
 from .readiness import dns_query, https_ok, socket_accepts
+from .shell import run
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "local"
 # Start order; each entry waits for the ones before it to be ready.
@@ -61,13 +63,17 @@ class LocalCluster:
 
     def api_ready(self) -> bool:
         pki_dir = self.layout.pki
-        return https_ok(f"https://{L.NODE_IP}:{L.API_PORT}/readyz", pki_dir / "ca.crt",
-                        pki_dir / "admin.crt", pki_dir / "admin.key")
+        return https_ok(
+            f"https://{L.NODE_IP}:{L.API_PORT}/readyz",
+            pki_dir / "ca.crt",
+            pki_dir / "admin.crt",
+            pki_dir / "admin.key",
+        )
 
     # ---- bring-up ----------------------------------------------------------------------
 
     def up(self) -> None:
-        """Brings the cluster up from nothing; on failure tears down what was started, then raises."""
+        """Brings the cluster up from nothing; on failure removes what was started and raises."""
         components = self.components
         started = time.monotonic()
         self.down(quiet=True)
@@ -78,19 +84,31 @@ class LocalCluster:
             configs.write_all(self.layout)
             network.set_up()
             self._start_all(components)
-            self.layout.state_file.write_text(json.dumps({
-                "components": [n for n in CONTROL_PLANE + NODE if self.processes.pid(n)],
-                "versions": components.versions}, indent=2))
+            self.layout.state_file.write_text(
+                json.dumps(
+                    {
+                        "components": [n for n in CONTROL_PLANE + NODE if self.processes.pid(n)],
+                        "versions": components.versions,
+                    },
+                    indent=2,
+                )
+            )
         except BaseException:
             if os.environ.get("KUBEPROOF_KEEP_FAILED"):
-                self.progress(f"bring-up failed; KUBEPROOF_KEEP_FAILED is set, leaving it in {self.layout.root}")
+                self.progress(
+                    f"bring-up failed; KUBEPROOF_KEEP_FAILED is set: left in {self.layout.root}"
+                )
                 raise
             kept = self._keep_logs()
-            self.progress(f"bring-up failed; component logs kept in {kept}; removing what was started")
+            self.progress(
+                f"bring-up failed; component logs kept in {kept}; removing what was started"
+            )
             self.down(quiet=True)
             raise
-        self.progress(f"local cluster ready in {time.monotonic() - started:.1f}s "
-                      f"(state in {self.layout.root})")
+        self.progress(
+            f"local cluster ready in {time.monotonic() - started:.1f}s "
+            f"(state in {self.layout.root})"
+        )
 
     def _keep_logs(self) -> Path:
         """Copies the component logs out of the state directory (teardown deletes it)."""
@@ -103,11 +121,15 @@ class LocalCluster:
         import os
 
         if os.geteuid() != 0:
-            raise KubeproofError("local cluster: must run as root (it starts a kubelet and containerd)")
+            raise KubeproofError(
+                "local cluster: must run as root (it starts a kubelet and containerd)"
+            )
         busy = leftovers.processes_mentioning(str(L.RUN_DIR / "containerd.sock"))
         if busy:
-            raise KubeproofError(f"local cluster: another local cluster is running (pids {busy}); "
-                                 "stop it with `python -m kubeproof.localcluster down`")
+            raise KubeproofError(
+                f"local cluster: another local cluster is running (pids {busy}); "
+                "stop it with `python -m kubeproof.localcluster down`"
+            )
 
     def _start_all(self, c: Components) -> None:
         flags = self.flags()
@@ -118,7 +140,9 @@ class LocalCluster:
         self.processes.wait_ready("etcd", self._etcd_ready, 30)
         self.progress("starting kube-apiserver")
         self._start("kube-apiserver", flags)
-        self.processes.wait_ready("containerd", lambda: socket_accepts(self.layout.containerd_socket), 30)
+        self.processes.wait_ready(
+            "containerd", lambda: socket_accepts(self.layout.containerd_socket), 30
+        )
         self._import_images(c)
         self.processes.wait_ready("kube-apiserver", self.api_ready, 90)
         self.progress("starting controller-manager, scheduler, kubelet, kube-proxy")
@@ -129,6 +153,7 @@ class LocalCluster:
         self.processes.wait_ready("kubelet", self._node_ready, 90)
         if "netpol" in b:
             self._start("netpol", flags)  # it needs the registered Node to find its pods
+            self.processes.wait_ready("netpol", self._netpol_ready, 60)
         self.processes.wait_ready("kube-proxy", self._dns_ready, 120)
         self.processes.wait_ready("kube-apiserver", self._app_ready, 90)
 
@@ -152,8 +177,12 @@ class LocalCluster:
 
     def _etcd_ready(self) -> bool:
         p = self.layout.pki
-        return https_ok(f"https://127.0.0.1:{L.ETCD_CLIENT_PORT}/health", p / "etcd-ca.crt",
-                        p / "etcd-healthcheck-client.crt", p / "etcd-healthcheck-client.key")
+        return https_ok(
+            f"https://127.0.0.1:{L.ETCD_CLIENT_PORT}/health",
+            p / "etcd-ca.crt",
+            p / "etcd-healthcheck-client.crt",
+            p / "etcd-healthcheck-client.key",
+        )
 
     def _import_images(self, c: Components) -> None:
         self.progress(f"importing {len(c.images)} images into containerd")
@@ -162,35 +191,63 @@ class LocalCluster:
 
     def ctr(self, *args: str) -> str:
         """Runs ctr against this cluster's containerd, in the CRI namespace."""
-        result = subprocess.run([str(self.components.binaries["ctr"]), "--address",
-                                 str(self.layout.containerd_socket), "--namespace", "k8s.io", *args],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [
+                str(self.components.binaries["ctr"]),
+                "--address",
+                str(self.layout.containerd_socket),
+                "--namespace",
+                "k8s.io",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if result.returncode != 0:
-            raise KubeproofError(f"local cluster: ctr {' '.join(args)} failed: {result.stderr.strip()}")
+            raise KubeproofError(
+                f"local cluster: ctr {' '.join(args)} failed: {result.stderr.strip()}"
+            )
         return result.stdout
 
     def kubectl(self, *args: str, input: str | None = None, kubeconfig: Path | None = None) -> str:
         """Runs the cluster's own kubectl as admin (bring-up only; tests use the API client)."""
-        argv = [str(self.components.binaries["kubectl"]),
-                f"--kubeconfig={kubeconfig or self.layout.admin_kubeconfig}", *args]
+        argv = [
+            str(self.components.binaries["kubectl"]),
+            f"--kubeconfig={kubeconfig or self.layout.admin_kubeconfig}",
+            *args,
+        ]
         result = subprocess.run(argv, capture_output=True, text=True, input=input, timeout=120)
         if result.returncode != 0:
-            raise KubeproofError(f"local cluster: kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+            raise KubeproofError(
+                f"local cluster: kubectl {' '.join(args)} failed: {result.stderr.strip()}"
+            )
         return result.stdout
 
     def apply_manifests(self) -> None:
         """Applies fixtures/local/*.yaml (server-side) with the cluster's values filled in."""
-        values = {**self.components.versions, "DNS_SERVICE_IP": L.DNS_SERVICE_IP,
-                  "APP_NAMESPACE": L.APP_NAMESPACE, "APP_USER": L.APP_USER,
-                  "COREDNS_TAG": self.components.versions["COREDNS_VERSION"]}
-        text = "\n---\n".join(string.Template(path.read_text()).substitute(values)
-                              for path in sorted(FIXTURES.glob("*.yaml")))
+        values = {
+            **self.components.versions,
+            "DNS_SERVICE_IP": L.DNS_SERVICE_IP,
+            "APP_NAMESPACE": L.APP_NAMESPACE,
+            "APP_USER": L.APP_USER,
+            "COREDNS_TAG": self.components.versions["COREDNS_VERSION"],
+        }
+        text = "\n---\n".join(
+            string.Template(path.read_text()).substitute(values)
+            for path in sorted(FIXTURES.glob("*.yaml"))
+        )
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=text)
 
     def _node_ready(self) -> bool:
         try:
-            out = self.kubectl("get", "node", L.NODE_NAME, "-o",
-                               "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
+            out = self.kubectl(
+                "get",
+                "node",
+                L.NODE_NAME,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+            )
         except KubeproofError:
             return False
         return out.strip() == "True"
@@ -200,19 +257,47 @@ class LocalCluster:
         return answer is not None and answer[0] == 0 and answer[1] > 0
 
     def _app_ready(self) -> bool:
-        out = self.kubectl("get", "deployment", "pegress", "-n", L.APP_NAMESPACE, "-o",
-                           "jsonpath={.status.readyReplicas}")
+        out = self.kubectl(
+            "get",
+            "deployment",
+            "pegress",
+            "-n",
+            L.APP_NAMESPACE,
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        )
         return out.strip() == "1"
 
+    def _netpol_ready(self) -> bool:
+        """kube-router has synced: the app namespace's policies are chains in the filter table."""
+        return "KUBE-NWPLCY-" in run("iptables-save", "-t", "filter", check=False)
+
     # ---- component restarts (mutants) ----------------------------------------------------
+
+    def stop_component(self, name: str) -> None:
+        """Stops one component; for the policy enforcer also removes its rules (no enforcement)."""
+        self.processes.stop(name)
+        if name == "netpol":
+            leftovers.remove_iptables("iptables", leftovers.KUBE_ROUTER_CHAINS)
+            leftovers.remove_ipsets()
+
+    def start_component(self, name: str) -> None:
+        """Starts a stopped component again with the current flags and waits for it."""
+        self._start(name, self.flags())
+        readiness = {"netpol": self._netpol_ready}.get(name, lambda: True)
+        self.processes.wait_ready(name, readiness, 60)
 
     def restart(self, component: str, overrides: dict[str, str | None] | None = None) -> None:
         """Restarts one component with flag overrides (None removes a flag); {} restores it."""
         self.flag_overrides[component] = dict(overrides or {})
         self.processes.stop(component)
         self._start(component, self.flags())
-        readiness = {"kube-apiserver": self.api_ready, "etcd": self._etcd_ready,
-                     "kubelet": self._node_ready}.get(component, lambda: True)
+        readiness = {
+            "kube-apiserver": self.api_ready,
+            "etcd": self._etcd_ready,
+            "kubelet": self._node_ready,
+            "netpol": self._netpol_ready,
+        }.get(component, lambda: True)
         self.processes.wait_ready(component, readiness, 90)
 
     # ---- teardown --------------------------------------------------------------------------
@@ -222,7 +307,13 @@ class LocalCluster:
         started = time.monotonic()
         if not quiet:
             self.progress("tearing down the local cluster")
-        for name in ("netpol", "kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager"):
+        for name in (
+            "netpol",
+            "kube-proxy",
+            "kubelet",
+            "kube-scheduler",
+            "kube-controller-manager",
+        ):
             self.processes.stop(name)
         self._kill_pods()
         for name in ("containerd", "kube-apiserver", "etcd"):
@@ -260,10 +351,8 @@ def _kill(pid: int) -> None:
     import os
     import signal
 
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def netpol_flags(layout: Layout, pinned: dict[str, str]) -> dict[str, str]:

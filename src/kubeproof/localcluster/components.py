@@ -11,8 +11,14 @@ from ..errors import KubeproofError
 from .layout import cache_dir
 
 PROVISION_DIR = Path(__file__).resolve().parents[3] / "provision" / "local"
-KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet",
-                       "kube-proxy", "kubectl")
+KUBERNETES_BINARIES = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "kubectl",
+)
 BOOTSTRAP_HINT = "run `make bootstrap` (or provision/local/bootstrap.sh) first"
 
 
@@ -40,8 +46,10 @@ def resolve() -> Components:
     """Finds every binary and image; a missing one is a KubeproofError naming it and the fix."""
     pinned = versions()
     cache = cache_dir()
-    k8s_dir = Path(os.environ.get("KUBEPROOF_BIN_DIR") or
-                   cache / "bin" / f"kubernetes-{pinned['KUBERNETES_VERSION']}")
+    k8s_dir = Path(
+        os.environ.get("KUBEPROOF_BIN_DIR")
+        or cache / "bin" / f"kubernetes-{pinned['KUBERNETES_VERSION']}"
+    )
     binaries = {name: k8s_dir / name for name in KUBERNETES_BINARIES}
     etcd_dir = cache / "bin" / f"etcd-{pinned['ETCD_VERSION']}"
     binaries["etcd"] = etcd_dir / "etcd"
@@ -53,9 +61,15 @@ def resolve() -> Components:
         found = shutil.which(tool)
         binaries[tool] = Path(found) if found else Path("/usr/bin") / tool
     missing = [f"{name} ({path})" for name, path in binaries.items() if not path.is_file()]
-    images = [cache / "images" / f"{name}-{pinned[tag]}.tar" for name, tag in (
-        ("pause", "PAUSE_TAG"), ("probe", "PROBE_TAG"), ("pegress", "PEGRESS_TAG"),
-        ("coredns", "COREDNS_VERSION"))]
+    images = [
+        cache / "images" / f"{name}-{pinned[tag]}.tar"
+        for name, tag in (
+            ("pause", "PAUSE_TAG"),
+            ("probe", "PROBE_TAG"),
+            ("pegress", "PEGRESS_TAG"),
+            ("coredns", "COREDNS_VERSION"),
+        )
+    ]
     missing += [str(path) for path in images if not path.is_file()]
     if missing:
         raise KubeproofError(f"local cluster: missing {', '.join(missing)}; {BOOTSTRAP_HINT}")

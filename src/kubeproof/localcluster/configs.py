@@ -25,10 +25,21 @@ def write_kubeconfig(path: Path, pki: Path, user: str, server: str) -> Path:
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "kubeproof-local", "cluster": {
-            "server": server, "certificate-authority": str(pki / "ca.crt")}}],
-        "users": [{"name": user, "user": {
-            "client-certificate": str(pki / f"{user}.crt"), "client-key": str(pki / f"{user}.key")}}],
+        "clusters": [
+            {
+                "name": "kubeproof-local",
+                "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")},
+            }
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {
+                    "client-certificate": str(pki / f"{user}.crt"),
+                    "client-key": str(pki / f"{user}.key"),
+                },
+            }
+        ],
         "contexts": [{"name": user, "context": {"cluster": "kubeproof-local", "user": user}}],
         "current-context": user,
     }
@@ -42,39 +53,74 @@ def write_all(layout: Layout) -> None:
         write_kubeconfig(layout.kubeconfig(user), layout.pki, user, server)
     write_kubeconfig(layout.kubeconfig("kubelet"), layout.pki, "kubelet-client", server)
     key = base64.b64encode(os.urandom(32)).decode()
-    _write(layout.config / "encryption.yaml", yaml.safe_dump({
-        "apiVersion": "apiserver.config.k8s.io/v1",
-        "kind": "EncryptionConfiguration",
-        "resources": [{"resources": ["secrets"], "providers": [
-            {"secretbox": {"keys": [{"name": "key1", "secret": key}]}}, {"identity": {}}]}],
-    }, sort_keys=False))
-    _write(layout.config / "audit-policy.yaml", yaml.safe_dump({
-        "apiVersion": "audit.k8s.io/v1",
-        "kind": "Policy",
-        "omitStages": ["RequestReceived"],
-        "rules": [
-            {"level": "None", "users": ["system:kube-proxy"], "verbs": ["watch"]},
-            {"level": "Metadata", "resources": [{"group": "", "resources": ["secrets", "configmaps"]}]},
-            {"level": "Metadata"},
-        ],
-    }, sort_keys=False), 0o644)
+    _write(
+        layout.config / "encryption.yaml",
+        yaml.safe_dump(
+            {
+                "apiVersion": "apiserver.config.k8s.io/v1",
+                "kind": "EncryptionConfiguration",
+                "resources": [
+                    {
+                        "resources": ["secrets"],
+                        "providers": [
+                            {"secretbox": {"keys": [{"name": "key1", "secret": key}]}},
+                            {"identity": {}},
+                        ],
+                    }
+                ],
+            },
+            sort_keys=False,
+        ),
+    )
+    _write(
+        layout.config / "audit-policy.yaml",
+        yaml.safe_dump(
+            {
+                "apiVersion": "audit.k8s.io/v1",
+                "kind": "Policy",
+                "omitStages": ["RequestReceived"],
+                "rules": [
+                    {"level": "None", "users": ["system:kube-proxy"], "verbs": ["watch"]},
+                    {
+                        "level": "Metadata",
+                        "resources": [{"group": "", "resources": ["secrets", "configmaps"]}],
+                    },
+                    {"level": "Metadata"},
+                ],
+            },
+            sort_keys=False,
+        ),
+        0o644,
+    )
     _write(layout.config / "kubelet.yaml", yaml.safe_dump(kubelet_config(layout), sort_keys=False))
-    _write(layout.config / "kube-proxy.yaml", yaml.safe_dump({
-        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
-        "kind": "KubeProxyConfiguration",
-        "mode": "iptables",
-        "clusterCIDR": L.CLUSTER_CIDR,
-        "hostnameOverride": L.NODE_NAME,
-        "bindAddress": L.NODE_IP,
-        "healthzBindAddress": "127.0.0.1:10256",
-        "metricsBindAddress": "127.0.0.1:10249",
-        "clientConnection": {"kubeconfig": str(layout.kubeconfig("kube-proxy"))},
-        "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
-        "nodePortAddresses": [f"{L.NODE_IP}/32"],
-    }, sort_keys=False))
+    _write(
+        layout.config / "kube-proxy.yaml",
+        yaml.safe_dump(
+            {
+                "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+                "kind": "KubeProxyConfiguration",
+                "mode": "iptables",
+                "clusterCIDR": L.CLUSTER_CIDR,
+                "hostnameOverride": L.NODE_NAME,
+                "bindAddress": L.NODE_IP,
+                "healthzBindAddress": "127.0.0.1:10256",
+                "metricsBindAddress": "127.0.0.1:10249",
+                "clientConnection": {"kubeconfig": str(layout.kubeconfig("kube-proxy"))},
+                "conntrack": {
+                    "maxPerCore": 0,
+                    "tcpEstablishedTimeout": "0s",
+                    "tcpCloseWaitTimeout": "0s",
+                },
+                "nodePortAddresses": [f"{L.NODE_IP}/32"],
+            },
+            sort_keys=False,
+        ),
+    )
     _write(layout.config / "resolv.conf", "# kubeproof: pods get no upstream resolver\n", 0o644)
     _write(layout.config / "containerd.toml", containerd_config(layout), 0o644)
-    _write(layout.config / "cni" / "10-kubeproof.conflist", json.dumps(cni_config(), indent=2), 0o644)
+    _write(
+        layout.config / "cni" / "10-kubeproof.conflist", json.dumps(cni_config(), indent=2), 0o644
+    )
 
 
 def kubelet_config(layout: Layout) -> dict:
@@ -105,8 +151,11 @@ def kubelet_config(layout: Layout) -> dict:
         "healthzPort": 10248,
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
-        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%",
-                         "imagefs.available": "1%"},
+        "evictionHard": {
+            "memory.available": "100Mi",
+            "nodefs.available": "1%",
+            "imagefs.available": "1%",
+        },
         "protectKernelDefaults": False,
         "makeIPTablesUtilChains": True,
         "rotateCertificates": False,
@@ -120,14 +169,14 @@ def kubelet_config(layout: Layout) -> dict:
 
 
 def containerd_config(layout: Layout) -> str:
-    """containerd 1.6's configuration: private root, state and socket; CRI with our CNI and pause."""
+    """containerd 1.6's configuration: private root, state and socket; CRI with our CNI."""
     return f"""version = 2
-root = "{layout.data / 'containerd'}"
-state = "{layout.run / 'containerd-state'}"
+root = "{layout.data / "containerd"}"
+state = "{layout.run / "containerd-state"}"
 [grpc]
   address = "{layout.containerd_socket}"
 [ttrpc]
-  address = "{layout.run / 'containerd-ttrpc.sock'}"
+  address = "{layout.run / "containerd-ttrpc.sock"}"
 [debug]
   level = "warn"
 [plugins."io.containerd.grpc.v1.cri"]
@@ -143,9 +192,9 @@ state = "{layout.run / 'containerd-state'}"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "{layout.config / 'cni'}"
+    conf_dir = "{layout.config / "cni"}"
 [plugins."io.containerd.internal.v1.opt"]
-  path = "{layout.data / 'containerd-opt'}"
+  path = "{layout.data / "containerd-opt"}"
 """
 
 
@@ -155,9 +204,18 @@ def cni_config() -> dict:
         "cniVersion": "0.4.0",
         "name": "kubeproof",
         "plugins": [
-            {"type": "bridge", "bridge": L.BRIDGE, "isGateway": True, "ipMasq": False,
-             "hairpinMode": True, "ipam": {"type": "host-local", "ranges": [[{"subnet": L.POD_CIDR}]],
-                                           "routes": [{"dst": "0.0.0.0/0"}]}},
+            {
+                "type": "bridge",
+                "bridge": L.BRIDGE,
+                "isGateway": True,
+                "ipMasq": False,
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": L.POD_CIDR}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                },
+            },
             {"type": "portmap", "capabilities": {"portMappings": True}},
         ],
     }

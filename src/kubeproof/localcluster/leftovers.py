@@ -11,6 +11,7 @@ from .shell import run, succeeds
 
 # Chains created by the kubelet, kube-proxy and the policy enforcer; kubeproof's own guard.
 CHAIN_PATTERN = re.compile(r"^(KUBE-|KUBEPROOF-|CNI-)")
+KUBE_ROUTER_CHAINS = re.compile(r"^KUBE-(ROUTER-|POD-FW-|NWPLCY-|SRC-|DST-)")
 IPSET_PATTERN = re.compile(r"^(KUBE-|kube-|inet6:KUBE-)")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -65,14 +66,14 @@ def remove_netns() -> None:
         succeeds("ip", "netns", "delete", name)
 
 
-def _rule_lines(save_output: str) -> tuple[list[str], bool]:
-    """iptables-save lines without the cluster's chains and rules; whether any were found."""
+def _rule_lines(save_output: str, pattern: re.Pattern = CHAIN_PATTERN) -> tuple[list[str], bool]:
+    """iptables-save lines without the chains (and rules of) pattern; whether any were found."""
     kept, found = [], False
     for line in save_output.splitlines():
         chain = line[1:].split()[0] if line.startswith(":") else None
         target = re.search(r"-[AIj] (\S+)(?: .*-j (\S+))?", line) if line.startswith("-A") else None
         names = [chain] if chain else ([g for g in target.groups() if g] if target else [])
-        if any(name and CHAIN_PATTERN.match(name) for name in names):
+        if any(name and pattern.match(name) for name in names):
             found = True
             continue
         kept.append(line)
@@ -82,15 +83,18 @@ def _rule_lines(save_output: str) -> tuple[list[str], bool]:
 def iptables_leftovers(binary: str = "iptables") -> list[str]:
     """Rules and chains of the cluster still present in any table."""
     dump = run(f"{binary}-save", check=False)
-    return [line for line in dump.splitlines()
-            if line.startswith((":", "-A")) and re.search(r"\b(KUBE-|KUBEPROOF-|CNI-)", line)]
+    return [
+        line
+        for line in dump.splitlines()
+        if line.startswith((":", "-A")) and re.search(r"\b(KUBE-|KUBEPROOF-|CNI-)", line)
+    ]
 
 
-def remove_iptables(binary: str = "iptables") -> None:
-    """Removes every chain and rule that belongs to the cluster, leaving other rules alone."""
+def remove_iptables(binary: str = "iptables", pattern: re.Pattern = CHAIN_PATTERN) -> None:
+    """Removes every chain (and rule jumping to one) matching pattern, leaving other rules alone."""
     for table in ("raw", "mangle", "nat", "filter"):
         dump = run(f"{binary}-save", "-t", table, check=False)
-        kept, found = _rule_lines(dump)
+        kept, found = _rule_lines(dump, pattern)
         if found:
             run(f"{binary}-restore", "-w", "-T", table, input="\n".join(kept) + "\n")
 

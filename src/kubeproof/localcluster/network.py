@@ -19,13 +19,25 @@ SYSCTLS = {
 def set_up() -> None:
     """Creates the node interface, sets forwarding sysctls and installs the egress guard."""
     if not Path("/proc/sys/net/bridge").is_dir():
-        raise KubeproofError("local cluster: the kernel has no br_netfilter (load it with "
-                             "`modprobe br_netfilter`); NetworkPolicy enforcement needs it")
+        raise KubeproofError(
+            "local cluster: the kernel has no br_netfilter (load it with "
+            "`modprobe br_netfilter`); NetworkPolicy enforcement needs it"
+        )
     for key, value in SYSCTLS.items():
         (Path("/proc/sys") / key).write_text(value)
     if not succeeds("ip", "link", "show", L.NODE_INTERFACE):
         # A veth pair stands in for a dummy interface (this kernel may lack the dummy driver).
-        run("ip", "link", "add", L.NODE_INTERFACE, "type", "veth", "peer", "name", f"{L.NODE_INTERFACE}p")
+        run(
+            "ip",
+            "link",
+            "add",
+            L.NODE_INTERFACE,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            f"{L.NODE_INTERFACE}p",
+        )
     run("ip", "addr", "replace", f"{L.NODE_IP}/24", "dev", L.NODE_INTERFACE)
     run("ip", "link", "set", f"{L.NODE_INTERFACE}p", "up")
     run("ip", "link", "set", L.NODE_INTERFACE, "up")
@@ -43,18 +55,33 @@ def install_guard() -> None:
     for network in L.OWN_NETWORKS:
         run("iptables", "-w", "-t", "mangle", "-A", GUARD_CHAIN, "-d", network, "-j", "RETURN")
     run("iptables", "-w", "-t", "mangle", "-A", GUARD_CHAIN, "-j", "DROP")
-    run("iptables", "-w", "-t", "mangle", "-I", "FORWARD", "1", "-s", L.CLUSTER_CIDR, "-j", GUARD_CHAIN)
+    run(
+        "iptables",
+        "-w",
+        "-t",
+        "mangle",
+        "-I",
+        "FORWARD",
+        "1",
+        "-s",
+        L.CLUSTER_CIDR,
+        "-j",
+        GUARD_CHAIN,
+    )
     run("ip6tables", "-w", "-t", "mangle", "-I", "FORWARD", "1", "-i", L.BRIDGE, "-j", "DROP")
 
 
 def remove_guard() -> None:
     """Removes the egress guard (only at teardown, after every pod is gone)."""
-    while succeeds("iptables", "-w", "-t", "mangle", "-D", "FORWARD", "-s", L.CLUSTER_CIDR,
-                   "-j", GUARD_CHAIN):
+    while succeeds(
+        "iptables", "-w", "-t", "mangle", "-D", "FORWARD", "-s", L.CLUSTER_CIDR, "-j", GUARD_CHAIN
+    ):
         pass
     succeeds("iptables", "-w", "-t", "mangle", "-F", GUARD_CHAIN)
     succeeds("iptables", "-w", "-t", "mangle", "-X", GUARD_CHAIN)
-    while succeeds("ip6tables", "-w", "-t", "mangle", "-D", "FORWARD", "-i", L.BRIDGE, "-j", "DROP"):
+    while succeeds(
+        "ip6tables", "-w", "-t", "mangle", "-D", "FORWARD", "-i", L.BRIDGE, "-j", "DROP"
+    ):
         pass
 
 

@@ -40,14 +40,34 @@ API_SERVER_NAMES = (
 )
 
 CERTS = (
-    CertSpec("apiserver", "ca", "kube-apiserver", server=True, dns_names=API_SERVER_NAMES,
-             ip_addresses=(L.NODE_IP, L.API_SERVICE_IP, "127.0.0.1")),
+    CertSpec(
+        "apiserver",
+        "ca",
+        "kube-apiserver",
+        server=True,
+        dns_names=API_SERVER_NAMES,
+        ip_addresses=(L.NODE_IP, L.API_SERVICE_IP, "127.0.0.1"),
+    ),
     CertSpec("apiserver-kubelet-client", "ca", "kube-apiserver-kubelet-client", client=True),
     CertSpec("apiserver-etcd-client", "etcd-ca", "kube-apiserver-etcd-client", client=True),
-    CertSpec("etcd-server", "etcd-ca", "etcd-server", server=True, client=True,
-             dns_names=("localhost",), ip_addresses=("127.0.0.1",)),
-    CertSpec("etcd-peer", "etcd-ca", "etcd-peer", server=True, client=True,
-             dns_names=("localhost",), ip_addresses=("127.0.0.1",)),
+    CertSpec(
+        "etcd-server",
+        "etcd-ca",
+        "etcd-server",
+        server=True,
+        client=True,
+        dns_names=("localhost",),
+        ip_addresses=("127.0.0.1",),
+    ),
+    CertSpec(
+        "etcd-peer",
+        "etcd-ca",
+        "etcd-peer",
+        server=True,
+        client=True,
+        dns_names=("localhost",),
+        ip_addresses=("127.0.0.1",),
+    ),
     CertSpec("etcd-healthcheck-client", "etcd-ca", "kube-etcd-healthcheck-client", client=True),
     CertSpec("admin", "ca", "kubernetes-admin", ("system:masters",), client=True),
     CertSpec("controller-manager", "ca", "system:kube-controller-manager", client=True),
@@ -55,8 +75,14 @@ CERTS = (
     CertSpec("kube-proxy", "ca", "system:kube-proxy", client=True),
     CertSpec("netpol", "ca", "kubeproof:netpol-enforcer", client=True),
     CertSpec("kubelet-client", "ca", f"system:node:{L.NODE_NAME}", ("system:nodes",), client=True),
-    CertSpec("kubelet-server", "ca", L.NODE_NAME, server=True, dns_names=(L.NODE_NAME,),
-             ip_addresses=(L.NODE_IP,)),
+    CertSpec(
+        "kubelet-server",
+        "ca",
+        L.NODE_NAME,
+        server=True,
+        dns_names=(L.NODE_NAME,),
+        ip_addresses=(L.NODE_IP,),
+    ),
     CertSpec(L.APP_USER, "ca", L.APP_USER, (L.APP_GROUP,), client=True),
 )
 
@@ -66,8 +92,13 @@ def _new_key() -> ec.EllipticCurvePrivateKey:
 
 
 def _write_key(path: Path, key) -> None:
-    path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     path.chmod(0o600)
 
 
@@ -78,23 +109,39 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
 
 def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
     attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
-    return x509.Name(attrs + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name([*attrs, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
 def _make_ca(pki: Path, name: str, common_name: str) -> None:
     key = _new_key()
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     subject = _name(common_name)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                         content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False,
-                                         encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     _write_key(pki / f"{name}.key", key)
     _write_cert(pki / f"{name}.crt", cert)
 
@@ -103,24 +150,41 @@ def _issue(pki: Path, spec: CertSpec) -> None:
     ca_key = serialization.load_pem_private_key((pki / f"{spec.ca}.key").read_bytes(), None)
     ca_cert = x509.load_pem_x509_certificate((pki / f"{spec.ca}.crt").read_bytes())
     key = _new_key()
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if spec.server else []) + (
-        [ExtendedKeyUsageOID.CLIENT_AUTH] if spec.client else [])
-    builder = (x509.CertificateBuilder().subject_name(_name(spec.common_name, spec.organizations))
-               .issuer_name(ca_cert.subject).public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + VALIDITY)
-               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False,
-                                            key_cert_sign=False, crl_sign=False,
-                                            content_commitment=False, data_encipherment=False,
-                                            key_agreement=False, encipher_only=False,
-                                            decipher_only=False), critical=True)
-               .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                              critical=False))
+        [ExtendedKeyUsageOID.CLIENT_AUTH] if spec.client else []
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(spec.common_name, spec.organizations))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_encipherment=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                content_commitment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+    )
     sans = [x509.DNSName(n) for n in spec.dns_names] + [
-        x509.IPAddress(ipaddress.ip_address(ip)) for ip in spec.ip_addresses]
+        x509.IPAddress(ipaddress.ip_address(ip)) for ip in spec.ip_addresses
+    ]
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     _write_key(pki / f"{spec.name}.key", key)
@@ -136,5 +200,8 @@ def create_pki(pki: Path) -> None:
         _issue(pki, spec)
     sa_key = _new_key()
     _write_key(pki / "sa.key", sa_key)
-    (pki / "sa.pub").write_bytes(sa_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    (pki / "sa.pub").write_bytes(
+        sa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -40,25 +41,35 @@ class Processes:
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
         """Starts a component in its own session (it survives the test run with --keep-cluster)."""
         log = self.layout.log(name).open("ab")
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, env={**os.environ, **(env or {})})
+        process = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
         log.close()
         self.pid_file(name).write_text(str(process.pid))
         return process.pid
 
     def wait_ready(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
-        """Polls ready() until it is true; a dead process or the deadline raises with the log tail."""
+        """Polls ready() until true; a dead process or the deadline raises with the log tail."""
         deadline = time.monotonic() + timeout
         delay = 0.05
         while True:
             if ready():
                 return
             if self.pid(name) is None:
-                raise KubeproofError(f"local cluster: {name} exited during start-up; last log lines "
-                                     f"of {self.layout.log(name)}:\n{tail(self.layout.log(name))}")
+                raise KubeproofError(
+                    f"local cluster: {name} exited during start-up; last log lines "
+                    f"of {self.layout.log(name)}:\n{tail(self.layout.log(name))}"
+                )
             if time.monotonic() > deadline:
-                raise KubeproofError(f"local cluster: {name} not ready after {timeout:.0f}s; last log "
-                                     f"lines of {self.layout.log(name)}:\n{tail(self.layout.log(name))}")
+                raise KubeproofError(
+                    f"local cluster: {name} not ready after {timeout:.0f}s; last log "
+                    f"lines of {self.layout.log(name)}:\n{tail(self.layout.log(name))}"
+                )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
 
@@ -93,7 +104,5 @@ def _alive(pid: int) -> bool:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -11,8 +11,10 @@ def run(*argv: str, check: bool = True, input: str | None = None, timeout: float
     """Runs a command and returns its stdout; a failure raises KubeproofError with its stderr."""
     result = subprocess.run(argv, capture_output=True, text=True, input=input, timeout=timeout)
     if check and result.returncode != 0:
-        raise KubeproofError(f"`{' '.join(argv)}` failed ({result.returncode}): "
-                             f"{(result.stderr or result.stdout).strip()[-500:]}")
+        raise KubeproofError(
+            f"`{' '.join(argv)}` failed ({result.returncode}): "
+            f"{(result.stderr or result.stdout).strip()[-500:]}"
+        )
     return result.stdout
 
 

@@ -9,8 +9,18 @@ from filelock import FileLock
 
 from ..localcluster import layout as L
 from ..localcluster.cluster import LocalCluster
-from .base import (CAN_RUN_PODS, COMPONENT_FLAGS, ETCD_ACCESS, MUTABLE_COMPONENTS, NODE_ACCESS,
-                   ClusterAccess, EtcdAccess, Identity, NodeHost, Target)
+from .base import (
+    CAN_RUN_PODS,
+    COMPONENT_FLAGS,
+    ETCD_ACCESS,
+    MUTABLE_COMPONENTS,
+    NODE_ACCESS,
+    ClusterAccess,
+    EtcdAccess,
+    Identity,
+    NodeHost,
+    Target,
+)
 
 
 def _parse_flags(argv: list[str]) -> dict[str, str]:
@@ -46,7 +56,9 @@ class LocalTarget(Target):
         with FileLock(str(lock_path)):
             if self.cluster.is_running():
                 self.reused = True
-                self.cluster.progress(f"reusing the running local cluster in {self.cluster.layout.root}")
+                self.cluster.progress(
+                    f"reusing the running local cluster in {self.cluster.layout.root}"
+                )
             else:
                 self.cluster.up()
         return self.access()
@@ -55,9 +67,17 @@ class LocalTarget(Target):
         """What the running cluster offers the controls (re-read after a component restart)."""
         layout = self.cluster.layout
         pki = layout.pki
-        flags = {name: _parse_flags(self.cluster.processes.cmdline(name))
-                 for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                              "kubelet", "kube-proxy")}
+        flags = {
+            name: _parse_flags(self.cluster.processes.cmdline(name))
+            for name in (
+                "etcd",
+                "kube-apiserver",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "kubelet",
+                "kube-proxy",
+            )
+        }
         return ClusterAccess(
             target=self.name,
             admin=Identity(layout.admin_kubeconfig),
@@ -65,11 +85,16 @@ class LocalTarget(Target):
             app_user=L.APP_USER,
             app_namespace=L.APP_NAMESPACE,
             nodes=[NodeHost(L.NODE_NAME, "local://")],
-            etcd=EtcdAccess(f"https://127.0.0.1:{L.ETCD_CLIENT_PORT}", pki / "etcd-ca.crt",
-                            pki / "apiserver-etcd-client.crt", pki / "apiserver-etcd-client.key"),
+            etcd=EtcdAccess(
+                f"https://127.0.0.1:{L.ETCD_CLIENT_PORT}",
+                pki / "etcd-ca.crt",
+                pki / "apiserver-etcd-client.crt",
+                pki / "apiserver-etcd-client.key",
+            ),
             component_flags=flags,
-            capabilities=frozenset({CAN_RUN_PODS, NODE_ACCESS, ETCD_ACCESS, COMPONENT_FLAGS,
-                                    MUTABLE_COMPONENTS}),
+            capabilities=frozenset(
+                {CAN_RUN_PODS, NODE_ACCESS, ETCD_ACCESS, COMPONENT_FLAGS, MUTABLE_COMPONENTS}
+            ),
             probe_image=f"kubeproof.local/probe:{self.cluster.components.versions['PROBE_TAG']}",
         )
 
@@ -77,7 +102,9 @@ class LocalTarget(Target):
         if self.reused:
             return  # whoever started it tears it down
         if self.keep:
-            self.cluster.progress(f"keeping the local cluster (--keep-cluster); remove it with "
-                                  f"`python -m kubeproof.localcluster down --state-dir {self.cluster.layout.root}`")
+            self.cluster.progress(
+                f"keeping the local cluster (--keep-cluster); remove it with "
+                f"`python -m kubeproof.localcluster down --state-dir {self.cluster.layout.root}`"
+            )
             return
         self.cluster.down()

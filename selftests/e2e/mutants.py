@@ -1,0 +1,270 @@
+"""Weakenings of the local cluster, each paired with the controls it must make fail.
+
+A mutant is applied to the running hardened cluster, the suite runs, and the mutant is
+reverted. Object mutants go through the API (kubectl as admin); component mutants restart
+one component with changed flags through the local cluster's own restart call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kubeproof.localcluster import layout as L
+from kubeproof.localcluster.cluster import LocalCluster
+
+Step = Callable[[LocalCluster], None]
+NS = L.APP_NAMESPACE
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One weakening: how to apply and revert it, and which controls it must flip to fail."""
+
+    name: str
+    flips: tuple[str, ...]
+    apply: Step
+    revert: Step
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def restart(component: str, **flags: str | None) -> tuple[Step, Step]:
+    """Apply/revert steps that restart a component with flags changed (None drops a flag)."""
+    overrides = {name.replace("_", "-"): value for name, value in flags.items()}
+    return (lambda c: c.restart(component, overrides), lambda c: c.restart(component, {}))
+
+
+def kubectl_steps(
+    apply_args: list[list[str]], revert_args: list[list[str]], reapply_fixtures: bool = True
+) -> tuple[Step, Step]:
+    """Apply/revert steps made of kubectl calls; revert re-applies the bootstrap manifests."""
+
+    def apply(c: LocalCluster) -> None:
+        for args in apply_args:
+            c.kubectl(*args)
+
+    def revert(c: LocalCluster) -> None:
+        for args in revert_args:
+            c.kubectl(*args)
+        if reapply_fixtures:
+            c.apply_manifests()
+            c.kubectl("rollout", "status", "deployment/pegress", "-n", NS, "--timeout=90s")
+
+    return apply, revert
+
+
+def patch_app(patch: dict, relax_psa: bool = True) -> tuple[Step, Step]:
+    """Patches the app Deployment (after relaxing PSA so the weaker pod is admitted)."""
+    steps = []
+    if relax_psa:
+        steps.append(
+            [
+                "label",
+                "namespace",
+                NS,
+                "--overwrite",
+                "pod-security.kubernetes.io/enforce=privileged",
+            ]
+        )
+    steps.append(
+        ["patch", "deployment", "pegress", "-n", NS, "--type=strategic", "-p", json.dumps(patch)]
+    )
+    steps.append(["rollout", "status", "deployment/pegress", "-n", NS, "--timeout=90s"])
+    return kubectl_steps(steps, [["rollout", "undo", "deployment/pegress", "-n", NS]])
+
+
+def _container(**security_context) -> dict:
+    return {
+        "spec": {
+            "template": {
+                "spec": {"containers": [{"name": "pegress", "securityContext": security_context}]}
+            }
+        }
+    }
+
+
+CLUSTER_ADMIN_BINDING = [
+    "create",
+    "clusterrolebinding",
+    "kubeproof-mutant-pegress-admin",
+    "--clusterrole=cluster-admin",
+    f"--user={L.APP_USER}",
+]
+
+MUTANTS = (
+    Mutant(
+        "app user bound to cluster-admin",
+        ("rbac.app-user-denied-kube-system", "rbac.app-user-scoped", "rbac.least-privilege"),
+        *kubectl_steps(
+            [CLUSTER_ADMIN_BINDING],
+            [["delete", "clusterrolebinding", "kubeproof-mutant-pegress-admin"]],
+            reapply_fixtures=False,
+        ),
+    ),
+    Mutant(
+        "app user may read istio-system",
+        ("rbac.app-user-denied-istio-system",),
+        *kubectl_steps(
+            [
+                [
+                    "create",
+                    "clusterrolebinding",
+                    "kubeproof-mutant-pegress-view",
+                    "--clusterrole=view",
+                    f"--user={L.APP_USER}",
+                ]
+            ],
+            [["delete", "clusterrolebinding", "kubeproof-mutant-pegress-view"]],
+            reapply_fixtures=False,
+        ),
+    ),
+    Mutant(
+        "app RoleBinding drifted from fixtures",
+        ("rbac.reconcile-drift",),
+        *kubectl_steps(
+            [
+                [
+                    "patch",
+                    "rolebinding",
+                    "pegress-admin",
+                    "-n",
+                    NS,
+                    "--type=json",
+                    "-p",
+                    json.dumps(
+                        [
+                            {
+                                "op": "add",
+                                "path": "/subjects/-",
+                                "value": {
+                                    "kind": "User",
+                                    "name": "intruder",
+                                    "apiGroup": "rbac.authorization.k8s.io",
+                                },
+                            }
+                        ]
+                    ),
+                ]
+            ],
+            [["delete", "rolebinding", "pegress-admin", "-n", NS]],
+        ),
+    ),
+    Mutant(
+        "API server authorization AlwaysAllow",
+        ("rbac.authorization-mode", "rbac.app-user-denied-kube-system"),
+        *restart("kube-apiserver", authorization_mode="AlwaysAllow"),
+    ),
+    Mutant(
+        "API server anonymous auth on",
+        ("auth.anonymous-disabled",),
+        *restart("kube-apiserver", anonymous_auth="true"),
+    ),
+    Mutant(
+        "API server accepts TLS 1.0",
+        ("tls.api-server",),
+        *restart("kube-apiserver", tls_min_version="VersionTLS10"),
+    ),
+    Mutant(
+        "API server does not verify the kubelet's certificate",
+        ("tls.components",),
+        *restart("kube-apiserver", kubelet_certificate_authority=None),
+    ),
+    Mutant(
+        "API server without encryption at rest",
+        ("encryption.at-rest",),
+        *restart("kube-apiserver", encryption_provider_config=None),
+    ),
+    Mutant(
+        "API server without audit",
+        ("audit.enabled",),
+        *restart(
+            "kube-apiserver",
+            audit_policy_file=None,
+            audit_log_path=None,
+            audit_log_maxage=None,
+            audit_log_maxbackup=None,
+            audit_log_maxsize=None,
+        ),
+    ),
+    Mutant(
+        "etcd without client certificate auth",
+        ("etcd.isolated",),
+        *restart("etcd", client_cert_auth="false"),
+    ),
+    Mutant(
+        "kubelet read-only port open",
+        ("host.kubelet-hardening",),
+        *restart("kubelet", read_only_port="10255"),
+    ),
+    Mutant(
+        "kubelet seccompDefault off",
+        ("seccomp.keyctl-denied",),
+        *restart("kubelet", seccomp_default="false"),
+    ),
+    Mutant(
+        "app namespace without PSA enforce",
+        (
+            "admission.pod-security",
+            "podsecurity.restricted-admission",
+            "podsecurity.privileged-rejected",
+            "nonroot.root-pod-rejected",
+        ),
+        *kubectl_steps(
+            [
+                [
+                    "label",
+                    "namespace",
+                    NS,
+                    "pod-security.kubernetes.io/enforce-",
+                    "pod-security.kubernetes.io/enforce-version-",
+                ]
+            ],
+            [],
+        ),
+    ),
+    Mutant(
+        "app runs as root",
+        ("nonroot.app-runs-as-nonroot",),
+        *patch_app(
+            {
+                "spec": {
+                    "template": {
+                        "spec": {"securityContext": {"runAsNonRoot": False, "runAsUser": 0}}
+                    }
+                }
+            }
+        ),
+    ),
+    Mutant(
+        "app may escalate privileges",
+        ("workload.no-privilege-escalation", "static.manifests"),
+        *patch_app(_container(allowPrivilegeEscalation=True, capabilities={"add": ["NET_ADMIN"]})),
+    ),
+    Mutant(
+        "app root filesystem writable",
+        ("workload.readonly-rootfs",),
+        *patch_app(_container(readOnlyRootFilesystem=False)),
+    ),
+    Mutant(
+        "app mounts its service account token",
+        ("workload.sa-token-not-automounted",),
+        *patch_app(
+            {"spec": {"template": {"spec": {"automountServiceAccountToken": True}}}},
+            relax_psa=False,
+        ),
+    ),
+    Mutant(
+        "default-deny NetworkPolicy deleted",
+        ("netpol.default-deny", "netpol.enforced"),
+        *kubectl_steps([["delete", "networkpolicy", "default-deny", "-n", NS]], []),
+    ),
+    Mutant(
+        "NetworkPolicy enforcer stopped",
+        ("netpol.enforced",),
+        lambda c: c.stop_component("netpol"),
+        lambda c: c.start_component("netpol"),
+    ),
+)
