@@ -28,6 +28,16 @@ NODE = ("containerd", "kubelet", "kube-proxy", "netpol")
 CNI_STATE = Path("/var/lib/cni/networks/kubeproof")
 # containerd 1.6 keeps shim sockets and runc state here whatever its own state directory is.
 SHIM_SOCKETS = Path("/run/containerd/s")
+OWNER_FILE = L.RUN_DIR / "state-dir"
+
+
+def running_owner() -> Path | None:
+    """The state dir of the local cluster whose processes run now, if any (one at a time)."""
+    if not OWNER_FILE.exists():
+        return None
+    owner = Path(OWNER_FILE.read_text())
+    alive = any(Processes(Layout(owner)).pid(n) for n in CONTROL_PLANE + NODE)
+    return owner if alive else None
 RUNTIME_LEFTOVERS = (Path("/run/containerd/runc/k8s.io"), Path("/run/containerd/fifo"))
 
 
@@ -76,10 +86,11 @@ class LocalCluster:
         """Brings the cluster up from nothing; on failure removes what was started and raises."""
         components = self.components
         started = time.monotonic()
-        self.down(quiet=True)
         self._preflight()
+        self.down(quiet=True)
         try:
             self.layout.make_dirs()
+            OWNER_FILE.write_text(str(self.layout.root))
             pki.create_pki(self.layout.pki)
             configs.write_all(self.layout)
             network.set_up()
@@ -118,17 +129,16 @@ class LocalCluster:
         return target
 
     def _preflight(self) -> None:
-        import os
-
+        """Refuses to start without root, or while a cluster of another state dir runs."""
         if os.geteuid() != 0:
             raise KubeproofError(
                 "local cluster: must run as root (it starts a kubelet and containerd)"
             )
-        busy = leftovers.processes_mentioning(str(L.RUN_DIR / "containerd.sock"))
-        if busy:
+        owner = running_owner()
+        if owner is not None and owner != self.layout.root:
             raise KubeproofError(
-                f"local cluster: another local cluster is running (pids {busy}); "
-                "stop it with `python -m kubeproof.localcluster down`"
+                f"local cluster: another local cluster runs from {owner}; stop it with "
+                f"`python -m kubeproof.localcluster down --state-dir {owner}`"
             )
 
     def _start_all(self, c: Components) -> None:
