@@ -71,6 +71,10 @@ class LocalCluster:
         expected = json.loads(self.layout.state_file.read_text()).get("components", names)
         return all(self.processes.pid(n) for n in expected) and self.api_ready()
 
+    def access_probe_image(self) -> str:
+        """The probe image's reference (built locally, imported at bring-up)."""
+        return f"kubeproof.local/probe:{self.components.versions['PROBE_TAG']}"
+
     def api_ready(self) -> bool:
         pki_dir = self.layout.pki
         return https_ok(

@@ -93,5 +93,11 @@ class Target:
     def start(self) -> ClusterAccess:
         raise NotImplementedError
 
+    def declared_nodes(self) -> list[str] | None:
+        """The names of the nodes start() will give node access to, known from the options
+        alone (no I/O), so that host controls can be parametrized by node at collection time;
+        None when the target only learns them at start."""
+        return None
+
     def stop(self) -> None:
         """Release what start() created (a no-op for clusters the suite does not own)."""

@@ -143,6 +143,9 @@ class ExistingTarget(Target):
             raise KubeproofError("SSH options need at least one --ssh-host HOST[:PORT]")
         return cls(admin, app, opt("app_namespace"), nodes)
 
+    def declared_nodes(self) -> list[str]:
+        return [node.name for node in self.nodes]
+
     def start(self) -> ClusterAccess:
         """Connect and check: SSH to nodes, API reachable, credentials accepted, namespace."""
         for node in self.nodes:

@@ -48,6 +48,9 @@ class LocalTarget(Target):
         state_dir = config.getoption("local_state_dir", None) or L.default_state_dir()
         return cls(Path(state_dir), bool(config.getoption("keep_cluster", False)))
 
+    def declared_nodes(self) -> list[str]:
+        return [L.NODE_NAME]
+
     def start(self) -> ClusterAccess:
         """Brings the cluster up, or reuses a running one (kept, or started by the xdist
         controller); a lock keeps concurrent starters from racing."""

@@ -1,0 +1,201 @@
+"""Facts read from a node through testinfra: files, processes and their command lines, the
+kubelet's effective settings. A fact that cannot be read is Inconclusive, never a pass."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from testinfra.host import Host
+
+from kubeproof.verdicts import Inconclusive
+
+
+def as_root(host: Host):
+    """Run what follows as root: as is when the login is root, else through `sudo`."""
+    if host.check_output("id -u") == "0":
+        return contextlib.nullcontext()
+    return host.sudo()
+
+
+def run(host: Host, command: str, *args: Any):
+    """Run a command on the node as root (testinfra quotes args)."""
+    with as_root(host):
+        return host.run(command, *args)
+
+
+def exists(host: Host, path: str) -> bool:
+    return run(host, "test -e %s", path).rc == 0
+
+
+def read(host: Host, path: str) -> str | None:
+    """A file's text, None when it does not exist; Inconclusive when it cannot be read."""
+    if not exists(host, path):
+        return None
+    result = run(host, "cat -- %s", path)
+    if result.rc != 0:
+        raise Inconclusive(f"cannot read {path} on the node: {result.stderr.strip()}")
+    return result.stdout
+
+
+def command_line(host: Host, pid: int) -> list[str]:
+    """A process's argv from /proc/PID/cmdline."""
+    result = run(host, "tr '\\000' '\\n' < /proc/%s/cmdline", str(pid))
+    if result.rc != 0:
+        raise Inconclusive(f"cannot read the command line of pid {pid}: {result.stderr.strip()}")
+    return [word for word in result.stdout.split("\n") if word]
+
+
+def processes(host: Host, comm: str) -> list[tuple[int, list[str]]]:
+    """(pid, argv) of every process whose command name is comm."""
+    result = run(host, "pgrep -x %s", comm)
+    if result.rc not in (0, 1):
+        raise Inconclusive(f"cannot list processes on the node (pgrep -x {comm}): "
+                           f"{result.stderr.strip()}")
+    return [(int(pid), command_line(host, int(pid))) for pid in result.stdout.split()]
+
+
+def flags(argv: list[str], short: dict[str, str] | None = None) -> dict[str, str]:
+    """A command line's flags as {name: value}: --name=value, --name value, -c value; a flag
+    followed by another flag (or nothing) is a boolean 'true'."""
+    short = short or {}
+    out: dict[str, str] = {}
+    words = argv[1:]
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word.startswith("--") or word in short:
+            name, sep, value = word.lstrip("-").partition("=")
+            name = short.get(word, name)
+            if not sep:
+                if i < len(words) and not words[i].startswith("-"):
+                    value, i = words[i], i + 1
+                else:
+                    value = "true"
+            out[name] = value
+    return out
+
+
+def parse_yaml(text: str, path: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise Inconclusive(f"{path} on the node is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise Inconclusive(f"{path} on the node is not a mapping")
+    return data
+
+
+def parse_toml(text: str, path: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise Inconclusive(f"{path} on the node is not valid TOML: {exc}") from None
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge of two config mappings (drop-in files override the main file)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def dig(data: dict[str, Any], dotted: str) -> Any:
+    """data['a']['b'] for 'a.b'; None when any part is missing."""
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+# --- the kubelet -------------------------------------------------------------------------
+
+# (config-file key, command-line flag) of the settings host.kubelet-hardening reads.
+KUBELET_SETTINGS = {
+    "anonymous-auth": ("authentication.anonymous.enabled", "anonymous-auth"),
+    "authorization-mode": ("authorization.mode", "authorization-mode"),
+    "read-only-port": ("readOnlyPort", "read-only-port"),
+    "client-ca-file": ("authentication.x509.clientCAFile", "client-ca-file"),
+    "rotate-certificates": ("rotateCertificates", "rotate-certificates"),
+}
+# What the kubelet uses when a setting is absent: KubeletConfiguration v1beta1 defaults when it
+# runs with --config, the command-line defaults when it runs on flags alone.
+CONFIG_DEFAULTS = {"anonymous-auth": False, "authorization-mode": "Webhook",
+                   "read-only-port": 0, "client-ca-file": None, "rotate-certificates": False}
+FLAG_DEFAULTS = {"anonymous-auth": True, "authorization-mode": "AlwaysAllow",
+                 "read-only-port": 10255, "client-ca-file": None, "rotate-certificates": False}
+
+
+@dataclass
+class Kubelet:
+    """The running kubelet: pid, flags, the merged config file(s) and where they are."""
+
+    pid: int
+    argv: list[str]
+    flags: dict[str, str]
+    config_path: str | None
+    config: dict[str, Any] = field(default_factory=dict)
+    drop_ins: list[str] = field(default_factory=list)
+
+    def setting(self, name: str) -> tuple[Any, str]:
+        """(effective value, where it came from) of a KUBELET_SETTINGS name: a command-line
+        flag overrides the config file, which overrides the default."""
+        key, flag = KUBELET_SETTINGS[name]
+        if flag in self.flags:
+            return self.flags[flag], f"command-line flag --{flag}"
+        value = dig(self.config, key)
+        if value is not None:
+            where = self.config_path + (f" + drop-ins {self.drop_ins}" if self.drop_ins else "")
+            return value, f"{key} in {where}"
+        defaults = CONFIG_DEFAULTS if self.config_path else FLAG_DEFAULTS
+        return defaults[name], f"{key} unset: kubelet default"
+
+
+def find_kubelet(host: Host) -> Kubelet:
+    """The node's kubelet process, its flags and its (merged) config file."""
+    found = processes(host, "kubelet")
+    if len(found) != 1:
+        raise Inconclusive(f"expected one kubelet process on the node, found {len(found)}: "
+                           f"{[pid for pid, _ in found]}")
+    pid, argv = found[0]
+    kubelet_flags = flags(argv)
+    path = kubelet_flags.get("config")
+    kubelet = Kubelet(pid, argv, kubelet_flags, path)
+    if path:
+        text = read(host, path)
+        if text is None:
+            raise Inconclusive(f"the kubelet's --config {path} does not exist on the node")
+        kubelet.config = parse_yaml(text, path)
+    drop_in_dir = kubelet_flags.get("config-dir")
+    if drop_in_dir:
+        listing = run(host, "find %s -maxdepth 1 -name '*.conf' -type f", drop_in_dir)
+        for drop_in in sorted(listing.stdout.split()):
+            kubelet.config = merge(kubelet.config, parse_yaml(read(host, drop_in) or "", drop_in))
+            kubelet.drop_ins.append(drop_in)
+    return kubelet
+
+
+def as_bool(value: Any) -> bool | None:
+    """A YAML or flag boolean as bool; None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    return {"true": True, "false": False}.get(str(value).strip().lower())
+
+
+def as_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Inconclusive(f"{what} is not JSON: {exc}: {text[:200]!r}") from None

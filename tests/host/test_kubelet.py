@@ -1,0 +1,86 @@
+"""host.kubelet-hardening: the kubelet's authn/authz settings and its files (CIS 4.1, 4.2)."""
+
+from __future__ import annotations
+
+import pytest
+
+import kubeproof
+import nodefacts
+
+pytestmark = kubeproof.control("host.kubelet-hardening")
+
+
+def _anonymous_off(value):
+    return nodefacts.as_bool(value) is False
+
+
+def _webhook(value):
+    return str(value) == "Webhook"
+
+
+def _port_zero(value):
+    return str(value).strip() == "0"
+
+
+def _rotates(value):
+    return nodefacts.as_bool(value) is True
+
+
+# setting -> (what it must be, the test) (CIS 4.2.1, 4.2.2, 4.2.4, 4.2.3, 4.2.11).
+EXPECTED = {
+    "anonymous-auth": ("false", _anonymous_off),
+    "authorization-mode": ("Webhook", _webhook),
+    "read-only-port": ("0", _port_zero),
+    "rotate-certificates": ("true", _rotates),
+}
+
+
+def _canary(evidence, kubelet):
+    with evidence.canary("the node's kubelet process and its configuration are readable"):
+        evidence.add("kubelet", {"pid": kubelet.pid, "command line": kubelet.argv,
+                                 "config file": kubelet.config_path,
+                                 "drop-ins": kubelet.drop_ins})
+        assert kubelet.config or not kubelet.config_path, f"{kubelet.config_path} is empty"
+
+
+@pytest.mark.parametrize("setting", list(EXPECTED))
+def test_kubelet_setting_is_hardened(kubelet, evidence, setting):
+    """The kubelet refuses anonymous access, authorizes by webhook, has no read-only port and
+    rotates its certificates."""
+    _canary(evidence, kubelet)
+    value, source = kubelet.setting(setting)
+    evidence.add(setting, {"value": value, "source": source})
+    wanted, ok = EXPECTED[setting]
+    assert ok(value), f"kubelet {setting} is {value!r} ({source}); must be {wanted}"
+
+
+def test_kubelet_client_ca_is_set(host, kubelet, evidence):
+    """The kubelet authenticates clients by certificate against a client CA file."""
+    _canary(evidence, kubelet)
+    value, source = kubelet.setting("client-ca-file")
+    evidence.add("client-ca-file", {"value": value, "source": source})
+    assert value, f"kubelet client-ca-file is not set ({source})"
+    assert nodefacts.exists(host, str(value)), f"kubelet client-ca-file {value} does not exist"
+
+
+@pytest.mark.parametrize("aspect", ["owner", "mode"])
+@pytest.mark.parametrize("which", ["config", "kubeconfig"])
+def test_kubelet_file_is_guarded(host, kubelet, evidence, which, aspect):
+    """The kubelet's config file and kubeconfig are owned by root:root, mode 644 or tighter."""
+    _canary(evidence, kubelet)
+    path = kubelet.flags.get(which)
+    if not path:
+        if which == "config":
+            pytest.skip("the kubelet runs without --config: its settings come from flags")
+        raise kubeproof.Inconclusive(f"the kubelet has no --{which} (command line: "
+                                     f"{kubelet.argv})")
+    with nodefacts.as_root(host):
+        f = host.file(path)
+        if not f.exists:
+            raise kubeproof.Inconclusive(f"the kubelet's --{which} {path} does not exist")
+        user, group, mode = f.user, f.group, f.mode
+    evidence.add(path, {"owner": f"{user}:{group}", "mode": f"{mode:o}"})
+    if aspect == "owner":
+        assert (user, group) == ("root", "root"), f"{path} is owned by {user}:{group}"
+    else:
+        assert mode & ~0o644 == 0, f"{path} has mode {mode:o}; must be 644 or tighter (CIS: 600)"
