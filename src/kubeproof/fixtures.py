@@ -11,7 +11,16 @@ from testinfra.host import Host
 from kubeproof import catalogue, hosts, probes, targets
 from kubeproof.errors import KubeproofError
 from kubeproof.kube import Clients
-from kubeproof.targets.base import CAN_RUN_PODS, NODE_ACCESS, ClusterAccess, NodeHost
+from kubeproof.targets.base import (
+    CAN_RUN_PODS,
+    COMPONENT_FLAGS,
+    EGRESS_TEST_HOSTS,
+    ETCD_ACCESS,
+    NODE_ACCESS,
+    SERVICE_MESH,
+    ClusterAccess,
+    NodeHost,
+)
 from kubeproof.verdicts import Evidence
 
 RUN_ID = pytest.StashKey[str]()
@@ -23,6 +32,16 @@ EVIDENCE = pytest.StashKey[Evidence]()
 HOW_TO_ENABLE = {
     CAN_RUN_PODS: "the admin identity must be allowed to create pods in the app namespace",
     NODE_ACCESS: "give node access with --ssh-host HOST --ssh-key KEY (existing target)",
+    EGRESS_TEST_HOSTS: "the egress controls need a registered and an unregistered external "
+    "test host with known answers; the local target creates them (netns hosts under "
+    "kubeproof.test)",
+    SERVICE_MESH: "the local target runs no Istio (its egress is enforced by an Envoy egress "
+    "gateway and NetworkPolicy instead); run the mesh controls with --target existing against "
+    "a cluster that should have Istio",
+    ETCD_ACCESS: "etcd client certificates are known to the local target only; the existing "
+    "target has no etcd access yet (the etcd endpoint and its client certificate are needed)",
+    COMPONENT_FLAGS: "the existing target reads control-plane flags from kube-system static "
+    "pods (kubeadm); managed control planes do not show them",
 }
 
 

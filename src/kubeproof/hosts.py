@@ -86,6 +86,7 @@ def host_for(node: NodeHost) -> Host:
     backend = StrictParamikoBackend(
         hostspec, known_hosts=node.known_hosts,
         ssh_identity_file=str(node.ssh_identity_file) if node.ssh_identity_file else None,
+        sudo=node.sudo,
     )
     host = Host(backend)
     backend.set_host(host)

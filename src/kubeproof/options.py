@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kubeproof import catalogue, targets
+from kubeproof import catalogue, gate, targets
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -21,6 +21,14 @@ def add_options(parser: pytest.Parser) -> None:
                     help="print the control catalogue and exit")
     group.addoption("--kubeproof-json", metavar="PATH", default=None,
                     help="write machine-readable results (verdicts, evidence) to PATH")
+    group.addoption("--waivers", metavar="PATH", default=None,
+                    help="YAML waiver file: control, optional scope (namespace, node), "
+                         "justification, approver, expires; see README")
+    group.addoption("--oscal", metavar="PATH", default=None,
+                    help="write an OSCAL assessment-results JSON document to PATH")
+    group.addoption("--fail-on", metavar="LEVEL", default=gate.DEFAULT,
+                    help="exit non-zero on: fail (failed or errored controls, stale or expired "
+                         "waivers; default), error (errored controls only), never")
     group.addoption("--probe-timeout", type=float, default=60.0, metavar="SECONDS",
                     help="deadline for a probe pod to start or finish (default: 60)")
     group.addoption("--probe-image", default=None, metavar="IMAGE",
@@ -29,7 +37,7 @@ def add_options(parser: pytest.Parser) -> None:
                     help="before the run, delete namespaces and pods left by earlier runs")
     # local target
     group.addoption("--keep-cluster", action="store_true",
-                    help="local target: keep the reference cluster running after the run")
+                    help="local and terraform targets: keep the cluster after the run")
     group.addoption("--local-state-dir", metavar="PATH", default=None,
                     help="local target: where the reference cluster keeps its state")
     # existing target
@@ -52,10 +60,29 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--ssh-user", metavar="NAME", default=None,
                     help="existing target: SSH user on the nodes (default: your user)")
     group.addoption("--ssh-key", metavar="PATH", default=None,
-                    help="existing target: SSH private key for the nodes")
+                    help="existing and terraform targets: SSH private key for the nodes "
+                         "(terraform: default a key kubeproof makes once)")
     group.addoption("--ssh-known-hosts", metavar="PATH", default=None,
                     help="existing target: known_hosts with the nodes' keys "
                          "(default: ~/.ssh/known_hosts); unknown keys are refused")
+    # terraform target
+    group.addoption("--tf-dir", metavar="PATH", default=None,
+                    help="terraform target: the Terraform configuration (default: "
+                         "provision/terraform of the kubeproof checkout)")
+    group.addoption("--tf-workspace", metavar="NAME", default="staging",
+                    help="terraform target: workspace = environment (staging, production; "
+                         "default: staging)")
+    group.addoption("--tf-var", action="append", default=[], metavar="NAME=VALUE",
+                    help="terraform target: a Terraform variable (repeatable), e.g. "
+                         "control_cidr=203.0.113.7/32")
+    group.addoption("--tf-node-scripts", metavar="PATH", default=None,
+                    help="terraform target: host-side scripts uploaded and run over SSH "
+                         "(default: provision/node of the kubeproof checkout)")
+    group.addoption("--ssh-host-key-fingerprint", metavar="SHA256:...", default=None,
+                    help="terraform target: the node's SSH host key fingerprint, verified out "
+                         "of band; without it the key must be in --ssh-known-hosts")
+    group.addoption("--ssh-timeout", type=float, default=300.0, metavar="SECONDS",
+                    help="terraform target: deadline for the node's sshd to answer (default: 300)")
     parser.addini("kubeproof_free_paths", type="linelist", default=[],
                   help="paths (relative to rootdir) whose tests are not controls and need no id")
 
@@ -75,5 +102,8 @@ def check_options(config: Any) -> None:
                 f"unknown control id {control_id!r} (--control): {hint} "
                 f"(pytest --list-controls prints them all)"
             )
+    if config.getoption("fail_on") not in gate.FAIL_ON:
+        raise pytest.UsageError(f"unknown --fail-on {config.getoption('fail_on')!r}: "
+                                f"choose one of {', '.join(gate.FAIL_ON)}")
     if config.getoption("probe_timeout") <= 0:
         raise pytest.UsageError("--probe-timeout must be a positive number of seconds")

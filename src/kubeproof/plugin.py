@@ -9,7 +9,17 @@ from typing import Any
 
 import pytest
 
-from kubeproof import __version__, catalogue, fixtures, options, targets
+from kubeproof import (
+    __version__,
+    catalogue,
+    fixtures,
+    htmlsummary,
+    identity,
+    options,
+    oscal,
+    waivers,
+)
+from kubeproof import gate as gating
 from kubeproof import report as reporting
 from kubeproof.errors import KubeproofError
 from kubeproof.probes import new_run_id
@@ -19,6 +29,10 @@ from kubeproof.verdicts import Verdict, verdict_of, worst
 RESULTS = pytest.StashKey[reporting.Results]()
 VERDICT = pytest.StashKey[Verdict]()
 STARTED = pytest.StashKey[str]()
+WAIVERS = pytest.StashKey[list[waivers.Waiver]]()
+WAIVER = pytest.StashKey[waivers.Waiver]()
+# The run's metadata for the reports (set at session finish on the controller).
+META = pytest.StashKey[dict[str, Any]]()
 MAX_PROBLEMS = 5
 
 
@@ -47,6 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "control(id): the catalogue control this test proves (kubeproof.control)"
     )
     options.check_options(config)
+    config.stash[WAIVERS] = _load_waivers(config)
     workerinput = getattr(config, "workerinput", {})
     config.stash[fixtures.RUN_ID] = workerinput.get("kubeproof_run_id") or new_run_id()
     config.stash[RESULTS] = reporting.Results()
@@ -54,6 +69,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.has_plugin("kubeproof-fixtures"):
         config.pluginmanager.register(fixtures, "kubeproof-fixtures")
     config.pluginmanager.register(RunHooks(config), "kubeproof-run")
+
+
+def _load_waivers(config: pytest.Config) -> list[waivers.Waiver]:
+    """The --waivers file, checked at configure time: a bad file is a usage error."""
+    path = config.getoption("waivers")
+    if not path:
+        return []
+    try:
+        return waivers.load(Path(config.invocation_params.dir, path))
+    except KubeproofError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _today() -> datetime.date:
+    return datetime.datetime.now(datetime.UTC).date()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -111,6 +141,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for name in control.markers:
             item.add_marker(name)
         item.user_properties.extend(reporting.control_properties(control))
+        callspec = getattr(item, "callspec", None)
+        waiver = waivers.first_covering(config.stash[WAIVERS], control.id,
+                                        callspec.params if callspec else {},
+                                        callspec.id if callspec else "", _today())
+        if waiver is not None:
+            item.stash[WAIVER] = waiver
+            item.user_properties.append((reporting.PREFIX + "waiver", waiver.index))
     if problems:
         more = len(problems) - MAX_PROBLEMS
         raise pytest.UsageError(
@@ -164,6 +201,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             value = json.dumps(recorder.as_list())
             reporting.set_property(item.user_properties, "evidence", value)
             reporting.set_property(rep.user_properties, "evidence", value)
+    waiver = item.stash.get(WAIVER, None)
+    if waiver is not None and verdict is Verdict.FAIL:
+        # The waiver covers this failure: reported as waived (pytest: xfailed), not failed.
+        failure = reporting.reason_of(rep)
+        rep.outcome = "skipped"
+        rep.wasxfail = (f"{waiver.label}, approved by {waiver.approver} until {waiver.expires}: "
+                        f"{waiver.justification} (failure: {failure})")
+        verdict = Verdict.WAIVED
     combined = worst(item.stash.get(VERDICT, None), verdict)
     item.stash[VERDICT] = combined
     reporting.set_property(item.user_properties, "verdict", combined.value)
@@ -186,6 +231,7 @@ class RunHooks:
 
     def __init__(self, config: pytest.Config) -> None:
         self.results = config.stash[RESULTS]
+        self.run_id = config.stash[fixtures.RUN_ID]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.results.record(report)
@@ -194,29 +240,88 @@ class RunHooks:
     def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
         reporting.html_row(self.results.tests.get(report.nodeid), cells)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report: Any) -> None:
+        report.title = f"kubeproof report {self.run_id}"
+
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     lines = config.stash[RESULTS].summary_lines(verbose=config.get_verbosity() > 0)
+    meta = config.stash.get(META, {})
+    lines += [w["message"] for w in meta.get("waivers", [])]
     if lines:
         terminalreporter.write_sep("=", "kubeproof: controls by checklist item")
         for line in lines:
             terminalreporter.write_line(line)
+        if meta.get("gate"):
+            failed = meta["gate"]["failed"]
+            terminalreporter.write_line("kubeproof " + meta["gate"]["line"], red=failed,
+                                        green=not failed, bold=True)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: the controls a worker collected tests for (the controller collects
+    none), so that the results know which controls have no test."""
+    covered = getattr(node, "workeroutput", {}).get("kubeproof_covered")
+    if covered is not None:
+        results = node.config.stash[RESULTS]
+        results.covered = (results.covered or set()) | set(covered)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Decide the gate (the exit status), then write JSON and OSCAL and give the JUnit and
+    HTML reports (written after this hook) the run's metadata."""
     config = session.config
-    path = config.getoption("kubeproof_json")
-    if not path or _is_worker(config):
+    if _is_worker(config):
+        covered = config.stash[RESULTS].covered
+        config.workeroutput["kubeproof_covered"] = None if covered is None else sorted(covered)
         return
+    results = config.stash[RESULTS]
+    statuses = waivers.evaluate(config.stash[WAIVERS], results.verdicts_by_waiver(), _today())
+    decision = gating.decide(session.exitstatus, results.control_verdicts(),
+                             results.other_failures, [s.message for s in statuses if s.problem],
+                             config.getoption("fail_on"))
+    session.exitstatus = decision.exit_status
+    access = config.stash.get(fixtures.CLUSTER, None)
     meta = {
         "kubeproof_version": __version__,
         "run_id": config.stash[fixtures.RUN_ID],
         "target": config.getoption("target"),
         "started": config.stash[STARTED],
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "exit_status": int(exitstatus),
+        "exit_status": decision.exit_status,
+        "cluster": identity.cluster_identity(access) if access is not None else None,
+        "gate": decision.as_dict(),
+        "waivers": [s.as_dict() for s in statuses],
     }
-    config.stash[RESULTS].write_json(Path(path), meta)
+    config.stash[META] = meta
+    _add_report_metadata(config, meta)
+    if config.getoption("kubeproof_json"):
+        results.write_json(Path(config.getoption("kubeproof_json")), meta)
+    if config.getoption("oscal"):
+        oscal.write(Path(config.getoption("oscal")), results, meta)
+
+
+def _add_report_metadata(config: pytest.Config, meta: dict[str, Any]) -> None:
+    """The run's metadata as JUnit testsuite properties and pytest-html environment rows."""
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is not None:
+        for name, value in reporting.junit_global_properties(meta):
+            xml.add_global_property(name, value)
+    if config.pluginmanager.has_plugin("metadata"):
+        from pytest_metadata.plugin import metadata_key
+
+        cluster = meta["cluster"] or {}
+        config.stash[metadata_key].update({
+            "kubeproof cluster": cluster.get("server") or "not contacted",
+            "kubeproof Kubernetes version": cluster.get("version") or "not contacted",
+            "kubeproof node OS": identity.node_os_summary(meta["cluster"]),
+            "kubeproof result": meta["gate"]["line"],
+        })
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -227,5 +332,6 @@ def pytest_html_results_table_header(cells: list[str]) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str],
                                 session: pytest.Session) -> None:
-    prefix.append(reporting.html_summary(session.config.stash[RESULTS]))
+    config = session.config
+    prefix.append(htmlsummary.render(config.stash[RESULTS], config.stash.get(META, {})))
 

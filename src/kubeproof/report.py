@@ -1,5 +1,6 @@
-"""Reports: control metadata on test items, verdicts collected per test, HTML columns and
-summary, the JSON results file and the terminal summary by checklist item."""
+"""Reports: control metadata on test items, verdicts collected per test, HTML columns, the
+JSON results file and the terminal summary by checklist item. The document's schema is
+docs/report-schema.md; the HTML summary is in htmlsummary.py, OSCAL in oscal.py."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from kubeproof.verdicts import Verdict, worst
 PREFIX = "kubeproof."
 VERDICTS = [v.value for v in Verdict]
 NOT_RUN = "not run"
+SCHEMA = "kubeproof-results/1"
 
 
 def control_properties(control: Control) -> list[tuple[str, str]]:
@@ -26,6 +28,7 @@ def control_properties(control: Control) -> list[tuple[str, str]]:
         (PREFIX + "control", control.id),
         (PREFIX + "title", control.title),
         (PREFIX + "item", control.item_label),
+        (PREFIX + "area", control.area),
         (PREFIX + "kind", control.kind),
         (PREFIX + "remediation", control.remediation),
         (PREFIX + "references", ", ".join(control.references)),
@@ -73,6 +76,8 @@ class TestResult:
     reason: str = ""
     evidence: list[dict[str, Any]] = field(default_factory=list)
     duration: float = 0.0
+    # The index of the waiver that covers this test (waivers.py), if any.
+    waiver: int | None = None
 
 
 class Results:
@@ -82,12 +87,16 @@ class Results:
         self.tests: dict[str, TestResult] = {}
         # Control ids that have at least one collected test (None: collection not seen here).
         self.covered: set[str] | None = None
+        # Failed phases of tests that are not controls (selftests, bench): the gate keeps them.
+        self.other_failures = 0
 
     def record(self, report: Any) -> None:
         """Take in one phase report of a control test."""
         props = dict(report.user_properties)
         control_id = props.get(PREFIX + "control")
         if not control_id:
+            if report.failed:
+                self.other_failures += 1
             return
         result = self.tests.get(report.nodeid)
         if result is None:
@@ -98,6 +107,8 @@ class Results:
             self.tests[report.nodeid] = result
         result.duration += report.duration
         result.verdict = props.get(PREFIX + "verdict", result.verdict)
+        if PREFIX + "waiver" in props:
+            result.waiver = int(props[PREFIX + "waiver"])
         if PREFIX + "evidence" in props:
             result.evidence = json.loads(props[PREFIX + "evidence"])
         if not result.reason and (report.failed or report.skipped or
@@ -124,6 +135,22 @@ class Results:
                 summary[item][verdicts[control.id]] += 1
         return summary
 
+    def summary_by_area(self) -> dict[str, Counter]:
+        """Per area (id prefix), how many controls ended in each verdict (or were not run)."""
+        verdicts = self.control_verdicts()
+        summary: dict[str, Counter] = {}
+        for control in catalogue.CONTROLS:
+            summary.setdefault(control.area, Counter())[verdicts[control.id]] += 1
+        return summary
+
+    def verdicts_by_waiver(self) -> dict[int, dict[str, str]]:
+        """{waiver index: {nodeid: verdict}} of the tests each waiver covered."""
+        covered: dict[int, dict[str, str]] = {}
+        for result in self.tests.values():
+            if result.waiver is not None:
+                covered.setdefault(result.waiver, {})[result.nodeid] = result.verdict
+        return covered
+
     def untested(self) -> list[str] | None:
         """Catalogue controls with no collected test (None when this process did not collect)."""
         if self.covered is None:
@@ -133,14 +160,24 @@ class Results:
     def to_json(self, meta: dict[str, Any]) -> dict[str, Any]:
         """The machine-readable results document."""
         verdicts = self.control_verdicts()
+        waivers_of: dict[str, list[int]] = {}
+        for result in self.tests.values():
+            if result.waiver is not None and result.waiver not in waivers_of.get(
+                    result.control, []):
+                waivers_of.setdefault(result.control, []).append(result.waiver)
         return redact({
+            "schema": SCHEMA,
             **meta,
             "tests": [asdict(r) for r in self.tests.values()],
-            "controls": [{"id": c.id, "item": c.item_label, "title": c.title,
-                          "verdict": verdicts[c.id]} for c in catalogue.CONTROLS],
+            "controls": [{"id": c.id, "item": c.item_label, "area": c.area, "title": c.title,
+                          "kind": c.kind, "verdict": verdicts[c.id],
+                          "remediation": c.remediation, "references": list(c.references),
+                          "waivers": waivers_of.get(c.id, [])}
+                         for c in catalogue.CONTROLS],
             "summary": {
                 "by_verdict": dict(Counter(r.verdict for r in self.tests.values())),
                 "by_item": {str(i): dict(c) for i, c in self.summary_by_item().items()},
+                "by_area": {a: dict(c) for a, c in self.summary_by_area().items()},
             },
             "untested": self.untested(),
         })
@@ -167,7 +204,25 @@ class Results:
         return lines
 
 
-# pytest-html: extra columns and the summary table.
+def junit_global_properties(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """The run's metadata as JUnit testsuite properties (kubeproof.*), redacted."""
+    cluster = meta.get("cluster") or {}
+    gate = meta.get("gate") or {}
+    props = [("schema", SCHEMA), ("kubeproof_version", meta.get("kubeproof_version")),
+             ("run_id", meta.get("run_id")), ("target", meta.get("target")),
+             ("started", meta.get("started")), ("finished", meta.get("finished")),
+             ("exit_status", meta.get("exit_status")),
+             ("cluster.server", cluster.get("server")), ("cluster.version", cluster.get("version")),
+             ("cluster.nodes", json.dumps(cluster.get("nodes", []))),
+             ("gate.fail_on", gate.get("fail_on")), ("gate.failed", gate.get("failed")),
+             ("gate.reasons", json.dumps(gate.get("reasons", [])))]
+    for waiver in meta.get("waivers") or []:
+        props.append((f"waiver.{waiver['index']}", json.dumps(waiver)))
+    return [(PREFIX + name, redact_text(str("" if value is None else value)))
+            for name, value in props]
+
+
+# pytest-html: extra columns (the summary above the table is htmlsummary.py).
 
 def html_header(cells: list[str]) -> None:
     """Add the control, item, verdict, evidence and remediation columns."""
@@ -207,18 +262,3 @@ def html_evidence(entries: list[dict[str, Any]]) -> str:
         text = value if isinstance(value, str) else json.dumps(value, indent=1)
         items.append(f"<li><b>{escape(entry['label'])}</b>: <code>{escape(text)}</code></li>")
     return f"<ul>{''.join(items)}</ul>" if items else ""
-
-
-def html_summary(results: Results) -> str:
-    """The summary table by checklist item, as HTML."""
-    cols = [*VERDICTS, NOT_RUN]
-    head = "".join(f"<th>{c}</th>" for c in ["item", "checklist", *cols])
-    rows = []
-    for item, counts in results.summary_by_item().items():
-        cells = [str(item), escape(catalogue.CHECKLIST[item])] + [str(counts[c]) for c in cols]
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    untested = results.untested()
-    note = (f"<p>{len(untested)} catalogue controls have no test yet: "
-            f"{escape(', '.join(untested))}</p>" if untested else "")
-    return (f'<h2>Controls by checklist item</h2><table id="kubeproof-summary">'
-            f"<tr>{head}</tr>{''.join(rows)}</table>{note}")

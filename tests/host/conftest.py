@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import nodefacts
 import pytest
 
 from kubeproof import targets
 from kubeproof.errors import KubeproofError
 from kubeproof.verdicts import Inconclusive
-
-import nodefacts
 
 # The one parameter when the target gives no node access: node_hosts then skips, saying how.
 NO_NODES = "no-node-access"

@@ -69,26 +69,34 @@ def nftables(host, ruleset: Ruleset) -> None:
             _verdict_only(last.get(key, []))))
 
 
-def legacy(host, family: str, ruleset: Ruleset) -> None:
-    """The legacy (x_tables) filter table, which applies besides nftables when loaded."""
-    tool = LEGACY[family]
+def legacy(host, family: str, ruleset: Ruleset, tool: str | None = None) -> None:
+    """The legacy (x_tables) filter table, which applies besides nftables when loaded. The
+    save command without -t lists only loaded tables (naming one would load it)."""
+    tool = tool or LEGACY[family]
     if nodefacts.run(host, "command -v %s", tool).rc != 0:
         return
-    result = nodefacts.run(host, "%s -t filter", tool)
-    if result.rc != 0 or not result.stdout.strip():
-        return  # the legacy filter table is not loaded: it filters nothing
-    ruleset.tools.append(tool)
-    policy, last = "accept", ""
+    result = nodefacts.run(host, tool)
+    if result.rc != 0:
+        raise nodefacts.Inconclusive(f"`{tool}` failed: {result.stderr.strip()}")
+    table, policy, last, seen = None, "accept", "", False
     for line in result.stdout.splitlines():
         words = line.split()
-        if line.startswith(":INPUT "):
+        if line.startswith("*"):
+            table = line[1:].strip()
+            seen = seen or table == "filter"
+        elif table != "filter":
+            continue
+        elif line.startswith(":INPUT "):
             policy = words[1].lower()
         elif line.startswith("-A "):
             ruleset.rules += 1
-            ruleset.drop_rules += words[-1] in ("DROP", "REJECT") or "REJECT" in words
+            ruleset.drop_rules += "DROP" in words or "REJECT" in words
             if words[1] == "INPUT":
                 last = line
-    last_drops = last.split()[2:] in (["-j", "DROP"], ["-j", "REJECT"])
+    if not seen:
+        return  # the legacy filter table is not loaded: it filters nothing
+    ruleset.tools.append(tool)
+    last_drops = last.split()[2:4] in (["-j", "DROP"], ["-j", "REJECT"])
     ruleset.input_chains.append(InputChain(f"{tool} filter INPUT",
                                            FAMILIES[family][0], policy, last_drops))
 
@@ -98,13 +106,12 @@ def read(host) -> Ruleset:
     ruleset = Ruleset()
     if nodefacts.run(host, "command -v nft").rc == 0:
         nftables(host, ruleset)
-    for family in FAMILIES:
-        legacy(host, family, ruleset)
-    if not ruleset.tools:
-        if nodefacts.run(host, "command -v iptables-save").rc != 0:
-            raise nodefacts.Inconclusive("neither nft nor iptables-save is on the node: "
-                                         "cannot read its packet filter")
-        for family, save in (("ipv4", "iptables-save"), ("ipv6", "ip6tables-save")):
-            LEGACY[family] = save
+        for family in FAMILIES:
             legacy(host, family, ruleset)
+    elif nodefacts.run(host, "command -v iptables-save").rc == 0:
+        legacy(host, "ipv4", ruleset, "iptables-save")
+        legacy(host, "ipv6", ruleset, "ip6tables-save")
+    else:
+        raise nodefacts.Inconclusive("neither nft nor iptables-save is on the node: cannot "
+                                     "read its packet filter")
     return ruleset

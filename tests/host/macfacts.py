@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from testinfra.host import Host
-
 import nodefacts
+from testinfra.host import Host
 
 
 @dataclass

@@ -4,6 +4,7 @@ kubelet's effective settings. A fact that cannot be read is Inconclusive, never 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -15,11 +16,14 @@ from testinfra.host import Host
 from kubeproof.verdicts import Inconclusive
 
 
+@functools.cache
+def _is_root(host: Host) -> bool:
+    return host.check_output("id -u") == "0"
+
+
 def as_root(host: Host):
     """Run what follows as root: as is when the login is root, else through `sudo`."""
-    if host.check_output("id -u") == "0":
-        return contextlib.nullcontext()
-    return host.sudo()
+    return contextlib.nullcontext() if _is_root(host) else host.sudo()
 
 
 def run(host: Host, command: str, *args: Any):
@@ -32,11 +36,21 @@ def exists(host: Host, path: str) -> bool:
     return run(host, "test -e %s", path).rc == 0
 
 
+def existing(host: Host, paths: list[str]) -> list[str]:
+    """The paths that exist on the node, in one round trip."""
+    words = " ".join(["%s"] * len(paths))
+    result = run(host, f'for p in {words}; do test -e "$p" && echo "$p"; done; true', *paths)
+    return [p for p in paths if p in result.stdout.splitlines()]
+
+
+MISSING = 3  # exit code of read()'s command when the file does not exist
+
+
 def read(host: Host, path: str) -> str | None:
     """A file's text, None when it does not exist; Inconclusive when it cannot be read."""
-    if not exists(host, path):
+    result = run(host, f"if test -e %s; then cat -- %s; else exit {MISSING}; fi", path, path)
+    if result.rc == MISSING:
         return None
-    result = run(host, "cat -- %s", path)
     if result.rc != 0:
         raise Inconclusive(f"cannot read {path} on the node: {result.stderr.strip()}")
     return result.stdout

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import kubeproof
 import nodefacts
+
+import kubeproof
 
 pytestmark = kubeproof.control("host.hids")
 
@@ -21,9 +22,11 @@ DETECTORS = ["falco", "tracee", "tracee-ebpf"]
 
 def _integrity_tools(host, evidence) -> list[str]:
     found = []
+    present = set(nodefacts.existing(host, [p for _, binaries, databases in INTEGRITY_TOOLS
+                                            for p in binaries + databases]))
     for name, binaries, databases in INTEGRITY_TOOLS:
-        installed = [b for b in binaries if nodefacts.exists(host, b)]
-        dbs = [d for d in databases if nodefacts.exists(host, d)]
+        installed = [b for b in binaries if b in present]
+        dbs = [d for d in databases if d in present]
         if installed or dbs:
             evidence.add(name, {"binaries": installed, "databases": dbs})
         if installed and dbs:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import nodefacts
 import pytest
 
 import kubeproof
-import nodefacts
 
 pytestmark = kubeproof.control("host.kubelet-hardening")
 

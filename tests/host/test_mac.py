@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import kubeproof
 import macfacts
+
+import kubeproof
 
 pytestmark = kubeproof.control("host.mac-single-tool")
 

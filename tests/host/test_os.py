@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shlex
 
+import nodefacts
 import pytest
 
 import kubeproof
-import nodefacts
 
 pytestmark = kubeproof.control("host.immutable-os")
 

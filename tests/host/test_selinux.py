@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import re
 
+import macfacts
+import nodefacts
 import pytest
 
 import kubeproof
-import macfacts
-import nodefacts
 
 pytestmark = kubeproof.control("host.selinux-enforcing")
 
 BOOT_CONFIG = "/etc/selinux/config"
 
 
-def _boot_mode(host) -> tuple[str | None, list[str]]:
+def _boot_mode(host) -> tuple[str, list[str]]:
     """SELINUX= from the boot config, and kernel arguments that override it."""
     text = nodefacts.read(host, BOOT_CONFIG)
-    mode = None
+    mode = "unset" if text is not None else f"unset ({BOOT_CONFIG} does not exist)"
     for line in (text or "").splitlines():
         match = re.fullmatch(r"\s*SELINUX\s*=\s*(\w+)\s*", line)
         if match:
@@ -44,5 +44,6 @@ def test_selinux_enforcing(host, evidence, aspect):
     else:
         mode, overrides = _boot_mode(host)
         evidence.add(BOOT_CONFIG, {"SELINUX": mode, "kernel overrides": overrides})
-        assert mode == "enforcing", f"{BOOT_CONFIG} says SELINUX={mode} (missing: None)"
+        assert mode == "enforcing", (
+            f"SELinux is not configured enforcing for the next boot: SELINUX={mode}")
         assert not overrides, f"the kernel command line overrides SELinux: {overrides}"

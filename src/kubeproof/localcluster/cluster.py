@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import KubeproofError
-from . import configs, leftovers, network, pki
+from . import configs, leftovers, network, pki, testhosts
 from . import layout as L
 from .components import Components, resolve
 from .layout import Layout, cache_dir
@@ -98,6 +98,7 @@ class LocalCluster:
             pki.create_pki(self.layout.pki)
             configs.write_all(self.layout)
             network.set_up()
+            testhosts.set_up(self.layout)
             self._start_all(components)
             self.layout.state_file.write_text(
                 json.dumps(
@@ -246,6 +247,7 @@ class LocalCluster:
             "APP_NAMESPACE": L.APP_NAMESPACE,
             "APP_USER": L.APP_USER,
             "COREDNS_TAG": self.components.versions["COREDNS_VERSION"],
+            **testhosts.manifest_values(),
         }
         text = "\n---\n".join(
             string.Template(path.read_text()).substitute(values)
@@ -334,6 +336,7 @@ class LocalCluster:
             self.processes.stop(name)
         for pid in leftovers.processes_mentioning(str(self.layout.containerd_socket)):
             _kill(pid)
+        testhosts.tear_down(self.layout)
         leftovers.unmount_all(L.RUN_DIR, self.layout.root)
         leftovers.remove_netns()
         leftovers.remove_cgroups()

@@ -68,6 +68,7 @@ def resolve() -> Components:
             ("probe", "PROBE_TAG"),
             ("pegress", "PEGRESS_TAG"),
             ("coredns", "COREDNS_VERSION"),
+            ("envoy", "ENVOY_VERSION"),
         )
     ]
     missing += [str(path) for path in images if not path.is_file()]

@@ -12,6 +12,8 @@ NODE_ACCESS = "node-access"
 ETCD_ACCESS = "etcd-access"
 COMPONENT_FLAGS = "component-flags"
 MUTABLE_COMPONENTS = "mutable-components"
+EGRESS_TEST_HOSTS = "egress-test-hosts"
+SERVICE_MESH = "service-mesh"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,20 @@ class NodeHost:
     ssh_identity_file: Path | None = None
     # The known_hosts file that must already hold the node's key (never auto-accepted).
     known_hosts: Path | None = None
+    # Run host commands through sudo (a non-root login user such as Flatcar's core).
+    sudo: bool = False
+
+
+@dataclass(frozen=True)
+class EgressHosts:
+    """External hosts for the egress controls: one the app may reach, one it must not."""
+
+    registered: str
+    unregistered: str
+    # host name -> text every answer of that host contains (tells a real answer from a proxy's)
+    bodies: dict[str, str]
+    # PEM of the CA that signs their HTTPS certificates
+    ca_pem: str = ""
 
 
 @dataclass
@@ -69,6 +85,8 @@ class ClusterAccess:
     capabilities: frozenset[str] = frozenset()
     # Hosts outside the cluster that egress tests may use: name -> address (own netns hosts).
     external_hosts: dict[str, str] = field(default_factory=dict)
+    # Which of them the egress controls use, and how to recognise their answers.
+    egress: EgressHosts | None = None
     # Image for probe pods (a shell and coreutils; seccomp.keyctl-denied needs keyctl in it).
     probe_image: str = "docker.io/library/busybox:1.36"
     # Labels the run namespace gets (e.g. pod-security enforce level of the app namespace).

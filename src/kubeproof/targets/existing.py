@@ -18,6 +18,7 @@ from kubeproof.targets.base import (
     CAN_RUN_PODS,
     COMPONENT_FLAGS,
     NODE_ACCESS,
+    SERVICE_MESH,
     ClusterAccess,
     Identity,
     NodeHost,
@@ -164,7 +165,7 @@ class ExistingTarget(Target):
             raise KubeproofError(f"cannot read namespace {self.app_namespace!r} as "
                                  f"{self.admin.label}: {exc.status} {exc.reason}") from None
         flags = component_flags(admin)
-        capabilities = set()
+        capabilities = {SERVICE_MESH}  # a mesh may be installed: the mesh controls judge it
         if admin.review("create", "pods", self.app_namespace)[0]:
             capabilities.add(CAN_RUN_PODS)
         if self.nodes:

@@ -8,14 +8,17 @@ import pytest
 from filelock import FileLock
 
 from ..localcluster import layout as L
+from ..localcluster import testhosts
 from ..localcluster.cluster import LocalCluster
 from .base import (
     CAN_RUN_PODS,
     COMPONENT_FLAGS,
+    EGRESS_TEST_HOSTS,
     ETCD_ACCESS,
     MUTABLE_COMPONENTS,
     NODE_ACCESS,
     ClusterAccess,
+    EgressHosts,
     EtcdAccess,
     Identity,
     NodeHost,
@@ -31,6 +34,11 @@ def _parse_flags(argv: list[str]) -> dict[str, str]:
             name, _, value = word[2:].partition("=")
             flags[name] = value
     return flags
+
+
+def _read(path: Path) -> str:
+    """A file's text, or empty when it is missing (the egress tests then cannot verify TLS)."""
+    return path.read_text() if path.exists() else ""
 
 
 class LocalTarget(Target):
@@ -97,6 +105,14 @@ class LocalTarget(Target):
             component_flags=flags,
             capabilities=frozenset(
                 {CAN_RUN_PODS, NODE_ACCESS, ETCD_ACCESS, COMPONENT_FLAGS, MUTABLE_COMPONENTS}
+                | ({EGRESS_TEST_HOSTS} if testhosts.running(layout) else set())
+            ),
+            external_hosts=testhosts.addresses(),
+            egress=EgressHosts(
+                registered=testhosts.REGISTERED.name,
+                unregistered=testhosts.UNREGISTERED.name,
+                bodies={h.name: h.body for h in testhosts.HOSTS},
+                ca_pem=_read(testhosts.ca_file(layout)),
             ),
             probe_image=f"kubeproof.local/probe:{self.cluster.components.versions['PROBE_TAG']}",
         )

@@ -1,0 +1,111 @@
+"""etcd isolation: client certificates required, ports unreachable from workloads (item 4)."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+import kubeproof
+from kubeproof.kube import REQUEST_TIMEOUT
+from kubeproof.targets.base import ETCD_ACCESS
+
+# The canary: the API server through its Service, with the same tool as the probes.
+CANARY = ("kubernetes.default.svc", 443)
+REFUSED = ("refused", "timed out", "timeout", "unreachable", "no route")
+
+
+@kubeproof.control("etcd.isolated")
+def test_etcd_requires_client_certificate(cluster, evidence):
+    """etcd refuses a TLS client that presents no client certificate."""
+    kubeproof.require(cluster, ETCD_ACCESS)
+    etcd = cluster.etcd
+    url = f"{etcd.endpoint}/version"
+    with evidence.canary(f"GET {url} with the client certificate {etcd.cert_file.name}"):
+        served = requests.get(url, cert=(str(etcd.cert_file), str(etcd.key_file)),
+                              verify=str(etcd.ca_file), timeout=REQUEST_TIMEOUT)
+        evidence.add("with client certificate", f"{served.status_code} {served.text[:120]}")
+        assert served.status_code == 200, served.status_code
+    try:
+        bare = requests.get(url, verify=str(etcd.ca_file), timeout=REQUEST_TIMEOUT)
+    except (requests.exceptions.SSLError, requests.ConnectionError) as exc:
+        kubeproof.expect_denied(evidence, f"GET {url} without a client certificate", denied=True,
+                                detail=f"refused in the handshake: {exc}")
+        return
+    kubeproof.expect_denied(evidence, f"GET {url} without a client certificate", denied=False,
+                            detail=f"{bare.status_code} {bare.text[:200]!r}")
+
+
+def _hosts_and_client_port(cluster, admin_api) -> tuple[list[str], int]:
+    """Where etcd may be found from a pod: every node address, etcd's own non-loopback
+    addresses, and 127.0.0.1; and etcd's client port."""
+    hosts: list[str] = []
+    for node in admin_api.core.list_node(_request_timeout=REQUEST_TIMEOUT).items:
+        hosts += [a.address for a in node.status.addresses or []
+                  if a.type in ("InternalIP", "ExternalIP")]
+    urls = [cluster.etcd.endpoint] if cluster.etcd else []
+    urls += cluster.component_flags.get("kube-apiserver", {}).get("etcd-servers", "").split(",")
+    port = 2379
+    for url in filter(None, urls):
+        parts = urlsplit(url.strip())
+        port = parts.port or port
+        try:
+            if not ipaddress.ip_address(parts.hostname).is_loopback:
+                hosts.append(parts.hostname)
+        except ValueError:
+            hosts.append(parts.hostname)  # a DNS name: let the pod resolve it
+    hosts.append("127.0.0.1")
+    return list(dict.fromkeys(hosts)), port
+
+
+def _script(targets: list[tuple[str, int]]) -> str:
+    """The probe: a TCP connect (busybox nc, in any probe image) to the canary, then to each
+    target; one line each with nc's exit code and message."""
+    return "\n".join(
+        f"out=$(nc -w 3 {host} {port} </dev/null 2>&1); echo \"{tag} {host}:{port} rc=$? $out\""
+        for tag, (host, port) in [("CANARY", CANARY)] + [("PROBE", t) for t in targets])
+
+
+def _parse(log: str) -> dict[str, tuple[int, str]]:
+    """{host:port: (nc exit code, its message)} from the probe's log."""
+    results = {}
+    for line in log.splitlines():
+        words = line.split(" ", 3)
+        if len(words) >= 3 and words[0] in ("CANARY", "PROBE") and words[2].startswith("rc="):
+            results[words[1]] = (int(words[2][3:]), words[3] if len(words) > 3 else "")
+    return results
+
+
+@kubeproof.control("etcd.isolated")
+@pytest.mark.parametrize("port", ["client", "peer"])
+def test_workload_pod_cannot_reach_etcd(cluster, admin_api, probe_pods, evidence, port):
+    """A workload pod cannot open a connection to etcd's client or peer port."""
+    hosts, client_port = _hosts_and_client_port(cluster, admin_api)
+    number = client_port if port == "client" else 2380
+    targets = [(host, number) for host in hosts]
+    run = probe_pods.run(f"etcd-{port}", ["sh", "-c", _script(targets)])
+    evidence.add("probe pod", f"{run.namespace}/{run.name} phase={run.phase} "
+                              f"exit={run.exit_code}")
+    evidence.add("probe log", run.logs)
+    results = _parse(run.logs)
+    canary = "{}:{}".format(*CANARY)
+    with evidence.canary(f"the same pod connects to the API server's Service {canary}"):
+        assert canary in results, f"no canary line in the probe's log: {run.logs[-300:]}"
+        assert results[canary][0] == 0, f"nc {canary}: rc {results[canary][0]} " \
+                                        f"{results[canary][1]}"
+    reached, unclear = [], []
+    for target in (f"{host}:{number}" for host in hosts):
+        rc, message = results.get(target, (None, "no result line"))
+        if rc == 0:
+            reached.append(target)
+        elif rc is None or not any(word in message.lower() for word in REFUSED):
+            unclear.append(f"{target} rc={rc} {message}")
+    if unclear and not reached:
+        raise kubeproof.Inconclusive(f"the probe could not tell whether etcd is reachable: "
+                                     f"{unclear}")
+    kubeproof.expect_denied(evidence, f"TCP connections to etcd's {port} port {number}",
+                            denied=not reached,
+                            detail={"reached": reached or "none",
+                                    "tried": [f"{h}:{number}" for h in hosts]})

@@ -1,0 +1,156 @@
+"""Egress probes: curl attempts from a probe pod in the app namespace, and what refused them.
+
+A probe pod runs a canary (the registered host by name, the path the app uses) and then the
+attempt under test, each as one curl call whose exit code, HTTP status, peer address, error
+and body start it prints between markers. An attempt counts as "reached" only when the
+answer carries the target host's known body, so a proxy's error page never passes for the
+host; everything else is a refusal, described by the layer that produced it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+CURL = ("curl", "-sS", "-o", "/tmp/body", "-D", "/tmp/headers", "--connect-timeout", "3",
+        "-m", "6", "-w", "%{http_code} %{remote_ip}")
+SCRIPT_HEAD = r"""
+printf '%s' "$CA_PEM" > /tmp/ca.pem
+attempt() {
+  label=$1; shift
+  rm -f /tmp/body /tmp/headers /tmp/err
+  w=$("$@" 2>/tmp/err); rc=$?
+  echo "KP-BEGIN $label"
+  echo "rc=$rc"
+  echo "w=$w"
+  echo "err=$(tr '\n' ' ' </tmp/err)"
+  echo "denied=$(grep -ci '^x-kubeproof-egress: denied' /tmp/headers 2>/dev/null)"
+  echo "server=$(sed -n 's/^[Ss]erver: *//p' /tmp/headers 2>/dev/null | tr -d '\r' | head -1)"
+  echo "body=$(head -c 300 /tmp/body 2>/dev/null | tr '\n' ' ')"
+  echo "KP-END"
+}
+"""
+# curl exit codes a refusal shows up as.
+CONNECT_FAILED, TIMEOUT, DNS_FAILED = 7, 28, 6
+RESET_CODES = {35: "TLS handshake", 52: "empty reply", 56: "receive"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One curl request: what it is, its URL and extra curl arguments."""
+
+    label: str
+    url: str
+    args: tuple[str, ...] = ()
+
+    @property
+    def argv(self) -> list[str]:
+        https = ("--cacert", "/tmp/ca.pem") if self.url.startswith("https:") else ()
+        return [*CURL, *https, *self.args, self.url]
+
+    def __str__(self) -> str:
+        ca = ("--cacert", "<test hosts CA>") if self.url.startswith("https:") else ()
+        return shlex.join(["curl", *ca, *self.args, self.url])
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one curl call saw."""
+
+    request: str
+    exit_code: int
+    http_code: int
+    remote: str
+    error: str
+    gateway_denied: bool
+    server: str
+    body: str
+
+    def reached(self, body: str) -> bool:
+        """Whether the answer came from the host whose known body is given."""
+        return self.exit_code == 0 and body.strip() in self.body
+
+    def refusal(self, gateway: str = "") -> str:
+        """Which layer refused the request, as far as the client can tell."""
+        via = (f" by {self.remote}" if self.remote else "") + (
+            " (the egress path of the registered host)"
+            if self.remote and self.remote == gateway else "")
+        if self.exit_code == 0 and self.gateway_denied:
+            return f"egress gateway allow-list: HTTP {self.http_code}{via}: {self.body.strip()}"
+        if self.exit_code == 0:
+            return (f"answered HTTP {self.http_code}{via} (server {self.server or '?'}) without "
+                    f"the host's body (a mesh black hole answers 502): {self.body.strip()[:120]}")
+        if self.exit_code == CONNECT_FAILED:
+            return (f"connection refused before reaching the host{via}: the NetworkPolicy "
+                    f"enforcer's REJECT (ICMP port-unreachable, kube-router) or a closed port: "
+                    f"{self.error}")
+        if self.exit_code == TIMEOUT:
+            return f"no answer in time{via}: packets dropped by a policy: {self.error}"
+        if self.exit_code == DNS_FAILED:
+            return f"name not resolved by the cluster DNS: {self.error}"
+        if self.exit_code in RESET_CODES:
+            return (f"connection closed during {RESET_CODES[self.exit_code]}{via}: no allowed "
+                    f"route for this host/SNI: {self.error}")
+        return f"curl exit {self.exit_code}{via}: {self.error}"
+
+    def __str__(self) -> str:
+        return (f"{self.request} -> exit {self.exit_code}, HTTP {self.http_code}, peer "
+                f"{self.remote or '-'}, body {self.body.strip()[:80]!r}"
+                + (f", error {self.error.strip()}" if self.error.strip() else ""))
+
+
+# A new pod's NetworkPolicy rules (and the gateway's ingress rule naming it) are programmed
+# asynchronously by the enforcer: poll the registered host until it answers, with a deadline.
+WAIT_FOR = r"""
+tries=0
+while [ $tries -lt {tries} ]; do
+  tries=$((tries + 1))
+  curl -s -o /tmp/body --connect-timeout 1 -m 2 {url} && grep -qF {body} /tmp/body && break
+  sleep 0.5
+done
+echo "waited=$tries"
+"""
+
+
+def script(requests: list[Request], wait_for: str = "", body: str = "",
+           deadline: float = 20.0) -> str:
+    """The probe pod's shell script: optionally poll wait_for until its answer has body (at
+    most about deadline seconds), then one marked curl call per request, in order."""
+    lines = [SCRIPT_HEAD]
+    if wait_for:
+        lines.append(WAIT_FOR.format(tries=int(deadline / 0.5), url=shlex.quote(wait_for),
+                                     body=shlex.quote(body.strip())))
+    for request in requests:
+        lines.append(" ".join(shlex.quote(a) for a in ["attempt", request.label, *request.argv]))
+    return "\n".join(lines) + "\n"
+
+
+def parse(log: str, requests: list[Request]) -> dict[str, Outcome]:
+    """The outcome of each request, by label, from the probe pod's log."""
+    by_label = {r.label: r for r in requests}
+    outcomes: dict[str, Outcome] = {}
+    fields: dict[str, str] = {}
+    label = None
+    for line in log.splitlines():
+        if line.startswith("KP-BEGIN "):
+            label, fields = line.split(" ", 1)[1], {}
+        elif line == "KP-END" and label in by_label:
+            code, _, remote = fields.get("w", "").partition(" ")
+            outcomes[label] = Outcome(
+                str(by_label[label]), int(fields.get("rc", "-1") or -1),
+                int(code) if code.isdigit() else 0, remote, fields.get("err", ""),
+                fields.get("denied", "0").strip() not in ("", "0"), fields.get("server", ""),
+                fields.get("body", ""))
+            label = None
+        elif label is not None and "=" in line:
+            key, _, value = line.partition("=")
+            fields[key] = value
+    return outcomes
+
+
+def polls(log: str) -> int | None:
+    """How many polls the probe's wait for the registered host took (None: it did not wait)."""
+    for line in log.splitlines():
+        if line.startswith("waited="):
+            return int(line.partition("=")[2])
+    return None

@@ -1,0 +1,85 @@
+"""Pod security admission in the app namespace, by attempt (checklist item 6).
+
+Every pod is submitted as the app user with a server-side dry run: admission decides, nothing
+is created. PSA (Kubernetes 1.25+) and PodSecurityPolicy (before 1.25) are both recognised.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import kubeproof
+from kubeproof.kube import api_path
+
+# Baseline allows it, restricted does not: refused only under the restricted level.
+RESTRICTED_ONLY = {"container": {"securityContext": {"allowPrivilegeEscalation": None}}}
+
+VIOLATIONS = {
+    # privileged=true with allowPrivilegeEscalation=false is invalid before admission runs.
+    "privileged": {"container": {"securityContext": {"privileged": True,
+                                                     "allowPrivilegeEscalation": None}}},
+    "hostNetwork": {"pod": {"spec": {"hostNetwork": True}}},
+    "hostPID": {"pod": {"spec": {"hostPID": True}}},
+    "hostIPC": {"pod": {"spec": {"hostIPC": True}}},
+    "hostPath": {"pod": {"spec": {"volumes": [{"name": "host", "hostPath": {"path": "/"}}]}},
+                 "container": {"volumeMounts": [{"name": "host", "mountPath": "/host"}]}},
+}
+
+
+def admitted_compliant(app_admission, evidence) -> object:
+    """Canary: a restricted-compliant pod is admitted (dry run) for the app user."""
+    with evidence.canary("a restricted-compliant pod is admitted for the app user (dry run)"):
+        admission = app_admission.admit(app_admission.manifest("kp-compliant", ["true"]))
+        evidence.add("compliant pod", str(admission))
+        assert admission.admitted, str(admission)
+    return admission
+
+
+def psp_is_restricted(admin_api, name: str) -> tuple[bool, dict]:
+    """Whether a PodSecurityPolicy forbids privilege and root (and its spec as evidence)."""
+    path = api_path("podsecuritypolicies", name=name, group="policy", version="v1beta1")
+    spec = (admin_api.request("GET", path).body or {}).get("spec", {})
+    restricted = (not spec.get("privileged") and not spec.get("hostNetwork")
+                  and spec.get("runAsUser", {}).get("rule") == "MustRunAsNonRoot"
+                  and spec.get("allowPrivilegeEscalation") is False)
+    return restricted, spec
+
+
+@kubeproof.control("podsecurity.restricted-admission")
+def test_app_namespace_admits_pods_under_the_restricted_policy(admin_api, pod_security,
+                                                               app_admission, evidence):
+    """A pod in the app namespace is admitted under the restricted policy."""
+    evidence.add("pod security mechanism", pod_security.describe())
+    compliant = admitted_compliant(app_admission, evidence)
+    annotations = compliant.pod.metadata.annotations or {}
+    if pod_security.psp_served and "kubernetes.io/psp" in annotations:
+        name = annotations["kubernetes.io/psp"]
+        restricted, spec = psp_is_restricted(admin_api, name)
+        evidence.add(f"PodSecurityPolicy {name}", spec)
+        assert restricted, f"the pod was admitted under PodSecurityPolicy {name}, which is not " \
+                           f"restricted: {spec}"
+        return
+    probe = app_admission.admit(app_admission.manifest("kp-baseline-only", ["true"],
+                                                       **RESTRICTED_ONLY))
+    evidence.add("pod allowed by baseline but not by restricted", str(probe))
+    assert not probe.admitted, (f"a pod without allowPrivilegeEscalation=false was admitted: "
+                                f"the namespace does not enforce restricted "
+                                f"({pod_security.describe()})")
+    policy = pod_security.refused_by(probe.message) or ""
+    evidence.add("refused by", policy or "no named policy")
+    assert policy.startswith("Pod Security Admission restricted"), (
+        f"refused, but not by the restricted Pod Security level: {probe}")
+
+
+@kubeproof.control("podsecurity.privileged-rejected")
+@pytest.mark.parametrize("violation", list(VIOLATIONS))
+def test_privileged_and_host_pods_are_rejected(pod_security, app_admission, evidence,
+                                               violation):
+    """Privileged, host-namespace and hostPath pods are rejected in the app namespace."""
+    evidence.add("pod security mechanism", pod_security.describe())
+    admitted_compliant(app_admission, evidence)
+    manifest = app_admission.manifest(f"kp-{violation.lower()}", ["true"],
+                                      **VIOLATIONS[violation])
+    admission = app_admission.admit(manifest)
+    pod_security.expect_rejected(evidence, f"{violation} pod in {app_admission.namespace}",
+                                 admission, violation)

@@ -1,0 +1,174 @@
+"""The app containers' hardening: privilege escalation, read-only root, MAC profile and
+service account token (checklist items 2 and 6)."""
+
+from __future__ import annotations
+
+import pytest
+
+import kubeproof
+from kubeproof.kube import REQUEST_TIMEOUT
+from kubeproof.targets.base import NODE_ACCESS
+
+# Capabilities a mesh's init container may add (it programs the pod's iptables).
+MESH_INIT = {"istio-init": {"NET_ADMIN", "NET_RAW"}, "linkerd-init": {"NET_ADMIN", "NET_RAW"}}
+TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def declared_escalation(ac) -> list[str]:
+    """What is wrong with a container's declared privilege settings (empty: nothing)."""
+    sc = ac.container.security_context
+    caps = sc.capabilities if sc else None
+    drop = set(caps.drop or []) if caps else set()
+    add = set(caps.add or []) if caps else set()
+    allowed = MESH_INIT.get(ac.container.name, set()) if ac.init else set()
+    problems = []
+    if not sc or sc.allow_privilege_escalation is not False:
+        problems.append("allowPrivilegeEscalation is not false")
+    if sc and sc.privileged:
+        problems.append("privileged")
+    if "ALL" not in drop:
+        problems.append(f"capabilities.drop {sorted(drop)} lacks ALL")
+    if add - allowed:
+        problems.append(f"capabilities.add {sorted(add - allowed)}")
+    return problems
+
+
+@kubeproof.control("workload.no-privilege-escalation")
+def test_app_containers_declare_no_privilege_escalation(app_containers, evidence):
+    """App containers declare allowPrivilegeEscalation false and drop all capabilities."""
+    found = {ac.name: declared_escalation(ac) for ac in app_containers}
+    evidence.add("declared privilege settings (problems per container)", found)
+    bad = {name: problems for name, problems in found.items() if problems}
+    assert not bad, f"app containers that may escalate privileges: {bad}"
+
+
+@kubeproof.control("workload.no-privilege-escalation")
+def test_app_processes_run_without_privileges(cluster, app_containers, container_process,
+                                              evidence):
+    """App processes run with no_new_privs set and no capabilities (as their node sees them)."""
+    kubeproof.require(cluster, NODE_ACCESS)
+    bad = {}
+    for ac in (ac for ac in app_containers if not ac.init):
+        with evidence.canary(f"the node shows the main process of {ac.name}"):
+            proc = container_process(ac.pod, ac.container.name)
+        seen = {k: proc.status.get(k) for k in ("NoNewPrivs", "CapPrm", "CapEff", "CapBnd")}
+        evidence.add(ac.name, f"node {proc.node} pid {proc.pid}: {seen}")
+        if seen["NoNewPrivs"] != "1" or int(seen["CapEff"], 16) or int(seen["CapPrm"], 16):
+            bad[ac.name] = seen
+    assert not bad, f"app processes that can gain privileges or hold capabilities: {bad}"
+
+
+@kubeproof.control("workload.readonly-rootfs")
+def test_app_containers_cannot_write_their_root_filesystem(cluster, run_id, app_containers,
+                                                           container_process, evidence):
+    """App containers cannot write to their root filesystem (a write into the running
+    container's root, from its node, fails with EROFS)."""
+    kubeproof.require(cluster, NODE_ACCESS)
+    written = {}
+    for ac in (ac for ac in app_containers if not ac.init):
+        proc = container_process(ac.pod, ac.container.name)
+        root = f"/proc/{proc.pid}/root"
+        with evidence.canary(f"the node sees the root filesystem of {ac.name}"):
+            listing = proc.host.run("ls -A %s", root)
+            assert listing.rc == 0, f"ls {root}: {listing.stderr}"
+            evidence.add(f"{ac.name} root ({proc.node} pid {proc.pid})", listing.stdout.split())
+        target = f"{root}/.kubeproof-write-{run_id}"
+        attempt = proc.host.run("touch %s", target)
+        evidence.add(f"write {target}", f"rc {attempt.rc}: {attempt.stderr.strip()}")
+        if attempt.rc == 0:
+            proc.host.run("rm -f %s", target)
+            written[ac.name] = target
+        elif "Read-only file system" not in attempt.stderr:
+            raise kubeproof.Inconclusive(f"the write into {ac.name} failed, but not because the "
+                                         f"root is read-only: {attempt.stderr.strip()}")
+    assert not written, f"wrote into the root filesystem of {written} (file removed again)"
+
+
+@kubeproof.control("workload.readonly-rootfs")
+def test_app_security_context_gives_a_read_only_root(app_containers, admin_api, probe_pods,
+                                                     evidence):
+    """A probe pod with the app's securityContext (pod and container) cannot write its root."""
+    serialize = admin_api.api.sanitize_for_serialization
+    command = ["sh", "-c", "touch /scratch/ok && echo scratch-writable; touch /tmp/.kp 2>&1; "
+                           "echo rootfs-write-exit=$?"]
+    failures = {}
+    for ac in app_containers:
+        manifest = probe_pods.manifest("kp-rootfs", command, pod={"spec": {
+            "volumes": [{"name": "scratch", "emptyDir": {}}]}}, container={
+            "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]})
+        # The app's securityContexts replace the probe's own, they are not merged into them.
+        manifest["spec"]["securityContext"] = serialize(ac.pod.spec.security_context) or {}
+        manifest["spec"]["containers"][0]["securityContext"] = (
+            serialize(ac.container.security_context) or {})
+        pod = probe_pods.wait(probe_pods.create(manifest, ac.pod.metadata.namespace))
+        logs = probe_pods.logs(pod)
+        evidence.add(f"probe {pod.metadata.namespace}/{pod.metadata.name} with the "
+                     f"securityContext of {ac.name}", logs)
+        with evidence.canary(f"the probe for {ac.name} writes to an emptyDir"):
+            assert "scratch-writable" in logs, logs
+        if "rootfs-write-exit=0" in logs:
+            failures[ac.name] = logs
+        elif "Read-only file system" not in logs:
+            raise kubeproof.Inconclusive(f"the root write of the probe for {ac.name} failed, but "
+                                         f"not because the root is read-only: {logs}")
+    assert not failures, f"the securityContext of {list(failures)} allows root writes: {failures}"
+
+
+def mac_declared(ac) -> str | None:
+    """The AppArmor profile or SELinux options a container declares, as text."""
+    annotations = ac.pod.metadata.annotations or {}
+    legacy = annotations.get(f"container.apparmor.security.beta.kubernetes.io/"
+                             f"{ac.container.name}")
+    for sc in (ac.container.security_context, ac.pod.spec.security_context):
+        if sc and sc.app_armor_profile and sc.app_armor_profile.type != "Unconfined":
+            return f"appArmorProfile {sc.app_armor_profile.type}"
+        if sc and sc.se_linux_options:
+            return f"seLinuxOptions {sc.se_linux_options.to_dict()}"
+    if legacy and legacy != "unconfined":
+        return f"AppArmor annotation {legacy}"
+    return None
+
+
+@kubeproof.control("workload.apparmor-or-selinux-profile")
+def test_app_containers_have_a_mac_profile(cluster, request, app_containers, evidence):
+    """Each app container has an AppArmor profile or SELinux options applied."""
+    declared = {ac.name: mac_declared(ac) for ac in app_containers}
+    evidence.add("declared MAC profiles", declared)
+    missing = [name for name, profile in declared.items() if profile is None]
+    if not missing:
+        return
+    kubeproof.require(cluster, NODE_ACCESS)
+    support = {}
+    for node, host in request.getfixturevalue("node_hosts"):
+        apparmor = host.file("/sys/module/apparmor/parameters/enabled")
+        support[node.name] = {
+            "apparmor": apparmor.exists and apparmor.content_string.strip() == "Y",
+            "selinux": host.file("/sys/fs/selinux/enforce").exists}
+    evidence.add("node MAC support", support)
+    if not any(any(s.values()) for s in support.values()):
+        pytest.skip(f"no node supports AppArmor or SELinux ({support}), so no profile can "
+                    f"apply to {missing}; host.mac-single-tool reports the nodes")
+    assert not missing, f"app containers without an AppArmor profile or SELinux options: " \
+                        f"{missing} (nodes support: {support})"
+
+
+@kubeproof.control("workload.sa-token-not-automounted")
+def test_app_pods_do_not_mount_a_service_account_token(app_pods, admin_api, evidence):
+    """App pods do not mount a service account token."""
+    mounted = {}
+    for pod in app_pods:
+        sa_name = pod.spec.service_account_name or "default"
+        sa = admin_api.core.read_namespaced_service_account(
+            sa_name, pod.metadata.namespace, _request_timeout=REQUEST_TIMEOUT)
+        evidence.add(f"pod {pod.metadata.name}", {
+            "automountServiceAccountToken (pod)": pod.spec.automount_service_account_token,
+            f"automountServiceAccountToken (serviceaccount {sa_name})":
+                sa.automount_service_account_token})
+        token_volumes = {v.name for v in pod.spec.volumes or [] if v.projected and any(
+            s.service_account_token for s in v.projected.sources or [])}
+        for c in [*(pod.spec.init_containers or []), *pod.spec.containers]:
+            for m in c.volume_mounts or []:
+                if m.name in token_volumes or m.mount_path.startswith(TOKEN_DIR):
+                    mounted[f"{pod.metadata.name}/{c.name}"] = f"{m.name} at {m.mount_path}"
+    evidence.add("token mounts", mounted or "none")
+    assert not mounted, f"app containers with a service account token mounted: {mounted}"
