@@ -12,17 +12,19 @@ from kubeproof.localcluster.layout import default_state_dir
 
 @pytest.fixture(scope="session")
 def local_cluster():
-    """The hardened local cluster, up for the whole self-test session and removed afterwards.
+    """The hardened local cluster for the whole self-test session.
 
-    Set KUBEPROOF_SELFTEST_KEEP=1 to leave it running (later runs then reuse it).
+    A cluster that is already running is reused and left running; one this fixture starts is
+    removed afterwards unless KUBEPROOF_SELFTEST_KEEP=1.
     """
     if os.geteuid() != 0:
         pytest.skip("the local cluster needs root")
     cluster = LocalCluster(default_state_dir())
-    if not cluster.is_running():
+    started = not cluster.is_running()
+    if started:
         cluster.up()
     yield cluster
-    if not os.environ.get("KUBEPROOF_SELFTEST_KEEP"):
+    if started and not os.environ.get("KUBEPROOF_SELFTEST_KEEP"):
         cluster.down()
 
 

@@ -49,7 +49,7 @@ def actual_verdicts(results: dict) -> dict[str, str]:
 
 def reasons(results: dict, control: str) -> str:
     """Why a control did not pass in a run: its non-passing tests and their reasons."""
-    lines = [f"{t['nodeid']} -> {t['verdict']}: {t['reason'].splitlines()[0] if t['reason'] else ''}"
+    lines = [f"{t['nodeid']} -> {t['verdict']}: {(t['reason'] or '').partition(chr(10))[0]}"
              for t in results["tests"] if t["control"] == control and t["verdict"] != "pass"]
     return "; ".join(lines) or "(no test reason)"
 
@@ -67,7 +67,7 @@ def test_table_lists_every_catalogue_control_with_a_reason_for_each_non_pass():
 
 def test_hardened_local_cluster_gives_the_expected_verdicts(local_cluster, tmp_path):
     """Every control's verdict on the hardened local cluster equals the checked-in table."""
-    results, output = run_acceptance(tmp_path, "-n", "2")
+    results, _ = run_acceptance(tmp_path, "-n", "2")
     actual = actual_verdicts(results)
     table = load_table()
     diff = [(c, table.get(c, {}).get("verdict", "(not in table)"), v)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -303,6 +304,15 @@ def test_apply_provision_host_controls_destroy(fake, netns_sshd, needs_local_clu
     assert (state / "known_hosts").read_text().startswith(f"{NODE} ssh-ed25519 ")
 
 
+def test_xdist_workers_share_one_apply_and_destroy(fake, netns_sshd, needs_local_cluster):
+    """Under pytest-xdist the controller applies and destroys once; workers reuse its node."""
+    result = pytest_run(fake, CONTROL_TESTS, "-n", "2",
+                        *fake.args(netns_sshd.fingerprint, netns_sshd.client_key))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+    assert fake.commands() == ["init", "workspace select", "apply", "output", "destroy"]
+
+
 def test_keep_cluster_skips_destroy(fake, netns_sshd, needs_local_cluster):
     result = pytest_run(fake, CONTROL_TESTS, "--keep-cluster",
                         *fake.args(netns_sshd.fingerprint, netns_sshd.client_key))
@@ -441,3 +451,27 @@ def _unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_real_host_controls_over_ssh_match_local(fake, netns_sshd, needs_local_cluster,
+                                                 tmp_path):
+    """The repository's host controls (tests/host) run over SSH into the netns host give the
+    verdicts they give through the local backend: the netns host is this same machine."""
+    repo = Path(__file__).resolve().parents[2]
+    if not list((repo / "tests" / "host").glob("test_*.py")):
+        pytest.skip("no host controls in tests/host yet")
+    verdicts = {}
+    for target, argv in (("terraform", fake.args(netns_sshd.fingerprint, netns_sshd.client_key)),
+                         ("local", ["--target", "local"])):
+        report = tmp_path / f"{target}.json"
+        result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                                 "tests/host", "--kubeproof-json", str(report), *argv],
+                                cwd=repo, env=fake.env(), capture_output=True, text=True,
+                                timeout=300)
+        assert report.is_file(), result.stdout + result.stderr
+        verdicts[target] = {re.sub(r"\[[a-z0-9-]*?node-?", "[", t["nodeid"]): t["verdict"]
+                            for t in json.loads(report.read_text())["tests"]}
+    differ = {k: (v, verdicts["local"].get(k)) for k, v in verdicts["terraform"].items()
+              if verdicts["local"].get(k) != v}
+    assert not differ, differ
+    assert set(verdicts["terraform"].values()) - {"skip"}, "some host control really ran"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 import kubeproof
+from kubeproof import probes
 from kubeproof.kube import REQUEST_TIMEOUT
 from kubeproof.probes import RUN_ID_LABEL
 
@@ -77,17 +78,26 @@ def test_application_namespaces_have_default_deny(cluster, admin_api, evidence, 
     assert not missing, f"application namespaces without a {check} NetworkPolicy: {missing}"
 
 
-def start(probe_pods, pods: dict[str, tuple[str, dict]]) -> dict:
-    """Create probe pods at once, then wait until each runs (ready); {key: pod}."""
-    created = {key: probe_pods.create(probe_pods.manifest(
-        f"kp-netpol-{key}", spec["command"], container=spec.get("container")), namespace)
-        for key, (namespace, spec) in pods.items()}
-    running = {key: probe_pods.wait(pod, "running") for key, pod in created.items()}
-    stopped = {key: pod.status.phase for key, pod in running.items()
-               if pod.status.phase != "Running"}
-    if stopped:
-        raise kubeproof.Inconclusive(f"probe pods ended before running: {stopped}")
-    return running
+@pytest.fixture(scope="module")
+def netpol_pods(cluster, admin_api, run_namespace, run_id, pytestconfig):
+    """A listener and a client in the run namespace and a client in the app namespace, created
+    at once and shared by this module's probes; deleted at the end of the module."""
+    runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
+                              pytestconfig.getoption("probe_timeout"))
+    wanted = {"listener": (run_namespace, LISTENER), "client": (run_namespace, CLIENT),
+              "app-ns-client": (cluster.app_namespace, CLIENT)}
+    try:
+        created = {key: runner.create(runner.manifest(
+            f"kp-netpol-{key}", spec["command"], container=spec.get("container")), namespace)
+            for key, (namespace, spec) in wanted.items()}
+        running = {key: runner.wait(pod, "running") for key, pod in created.items()}
+        stopped = {key: pod.status.phase for key, pod in running.items()
+                   if pod.status.phase != "Running"}
+        if stopped:
+            raise kubeproof.Inconclusive(f"probe pods ended before running: {stopped}")
+        yield runner, running
+    finally:
+        runner.delete_all()
 
 
 def connect(probe_pods, evidence, client, ip: str, port: int) -> int:
@@ -134,14 +144,13 @@ def app_target(admin_api, namespace: str) -> tuple[str, str, int]:
 
 
 @kubeproof.control("netpol.enforced")
-def test_other_namespace_cannot_reach_the_app(cluster, admin_api, probe_pods, run_namespace,
+def test_other_namespace_cannot_reach_the_app(cluster, admin_api, netpol_pods, run_namespace,
                                               evidence):
     """A pod in another namespace cannot reach the app's pod (its ingress is denied)."""
     name, ip, port = app_target(admin_api, cluster.app_namespace)
     evidence.add("app pod", f"{cluster.app_namespace}/{name} {ip}:{port} (ready: its kubelet "
                             f"readiness probe reaches it)")
-    pods = start(probe_pods, {"listener": (run_namespace, LISTENER),
-                              "client": (run_namespace, CLIENT)})
+    probe_pods, pods = netpol_pods
     with evidence.canary(f"the client reaches a listener pod in {run_namespace}"):
         assert connect(probe_pods, evidence, pods["client"], pods["listener"].status.pod_ip,
                        8080) == 0
@@ -150,12 +159,10 @@ def test_other_namespace_cannot_reach_the_app(cluster, admin_api, probe_pods, ru
 
 
 @kubeproof.control("netpol.enforced")
-def test_app_namespace_cannot_reach_an_arbitrary_pod(cluster, probe_pods, run_namespace,
+def test_app_namespace_cannot_reach_an_arbitrary_pod(cluster, netpol_pods, run_namespace,
                                                     evidence):
     """A pod in the app namespace cannot reach a pod in another namespace (egress denied)."""
-    pods = start(probe_pods, {"listener": (run_namespace, LISTENER),
-                              "client": (run_namespace, CLIENT),
-                              "app-ns-client": (cluster.app_namespace, CLIENT)})
+    probe_pods, pods = netpol_pods
     listener_ip = pods["listener"].status.pod_ip
     with evidence.canary(f"a client in {run_namespace} reaches the listener {listener_ip}"):
         assert connect(probe_pods, evidence, pods["client"], listener_ip, 8080) == 0
@@ -167,10 +174,9 @@ def test_app_namespace_cannot_reach_an_arbitrary_pod(cluster, probe_pods, run_na
 
 
 @kubeproof.control("netpol.enforced")
-def test_dns_resolves_from_the_app_namespace(cluster, probe_pods, run_namespace, evidence):
+def test_dns_resolves_from_the_app_namespace(cluster, netpol_pods, run_namespace, evidence):
     """DNS still resolves from the app namespace under its policies."""
-    pods = start(probe_pods, {"client": (run_namespace, CLIENT),
-                              "app-ns-client": (cluster.app_namespace, CLIENT)})
+    probe_pods, pods = netpol_pods
     with evidence.canary(f"DNS resolves from {run_namespace} (no policies)"):
         ok, answer = resolve(probe_pods, evidence, pods["client"])
         assert ok, answer

@@ -18,7 +18,16 @@ from kubeproof.verdicts import Inconclusive
 
 @functools.cache
 def _is_root(host: Host) -> bool:
-    return host.check_output("id -u") == "0"
+    """Whether the login is root; else sudo must work without a password (Inconclusive
+    otherwise: a node fact hidden by missing rights must not read as absent)."""
+    if host.check_output("id -u") == "0":
+        return True
+    check = host.run("sudo -n true")
+    if check.rc != 0:
+        raise Inconclusive(f"the node login is not root and cannot sudo without a password "
+                           f"({check.stderr.strip()}): log in as root or allow passwordless "
+                           f"sudo for the --ssh-user")
+    return False
 
 
 def as_root(host: Host):
