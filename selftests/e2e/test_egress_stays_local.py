@@ -16,6 +16,9 @@ EGRESS = ("egress.registered-host-allowed", "egress.unregistered-host-blocked",
           "egress.ip-bypass-blocked")
 OWN = [ipaddress.ip_network(n) for n in L.OWN_NETWORKS]
 PODS = ipaddress.ip_network(L.CLUSTER_CIDR)
+# The node's own address on the pod bridge, and link-local multicast (never routed: IGMP).
+NODE_ON_BRIDGE = next(ipaddress.ip_network(L.POD_CIDR).hosts())
+LINK_LOCAL_MULTICAST = ipaddress.ip_network("224.0.0.0/24")
 
 
 def guard_drops() -> int:
@@ -36,7 +39,8 @@ def foreign_pod_flows() -> list[str]:
         if not match or ":" in match.group(1):
             continue
         src, dst = (ipaddress.ip_address(a) for a in match.groups())
-        if src in PODS and not any(dst in net for net in OWN):
+        local = dst in LINK_LOCAL_MULTICAST or any(dst in net for net in OWN)
+        if src in PODS and src != NODE_ON_BRIDGE and not local:
             flows.append(line)
     return flows
 

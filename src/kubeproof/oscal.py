@@ -187,7 +187,8 @@ def write(path: Path, results: Results, meta: dict[str, Any]) -> None:
 
 def schema() -> dict[str, Any]:
     """The vendored NIST OSCAL assessment-results JSON schema."""
-    return json.loads(resources.files("kubeproof").joinpath("schemas", SCHEMA_FILE).read_text())
+    package = resources.files("kubeproof")
+    return json.loads(package.joinpath("schemas").joinpath(SCHEMA_FILE).read_text())
 
 
 def validate(document: dict[str, Any]) -> list[str]:
