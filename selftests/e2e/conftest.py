@@ -20,9 +20,10 @@ def local_cluster():
     if os.geteuid() != 0:
         pytest.skip("the local cluster needs root")
     cluster = LocalCluster(default_state_dir())
-    started = not cluster.is_running()
-    if started:
-        cluster.up()
+    with cluster.lock():
+        started = not cluster.is_running()
+        if started:
+            cluster.up()
     yield cluster
     if started and not os.environ.get("KUBEPROOF_SELFTEST_KEEP"):
         cluster.down()

@@ -82,7 +82,7 @@ def test_pod_cannot_reach_a_host_outside_the_cluster_networks(local_cluster, out
         "metadata": {"name": name, "namespace": "default",
                      "labels": {"kubeproof.io/run-id": "selftest-guard"}},
         "spec": {"restartPolicy": "Never", "containers": [{
-            "name": "probe", "image": local_cluster.access_probe_image(),
+            "name": "probe", "image": local_cluster.probe_image(),
             "imagePullPolicy": "IfNotPresent",
             "command": ["sh", "-c", f"curl -sS -m 3 {outside_host} && echo REACHED || "
                                     "echo BLOCKED"]}]},

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from filelock import FileLock
+
 from ..errors import KubeproofError
 from . import configs, leftovers, network, pki, testhosts
 from . import layout as L
@@ -71,7 +73,13 @@ class LocalCluster:
         expected = json.loads(self.layout.state_file.read_text()).get("components", names)
         return all(self.processes.pid(n) for n in expected) and self.api_ready()
 
-    def access_probe_image(self) -> str:
+    def lock(self) -> FileLock:
+        """The lock that keeps concurrent starters of this state dir from racing."""
+        path = self.layout.root.parent / f".{self.layout.root.name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(path))
+
+    def probe_image(self) -> str:
         """The probe image's reference (built locally, imported at bring-up)."""
         return f"kubeproof.local/probe:{self.components.versions['PROBE_TAG']}"
 
@@ -160,10 +168,11 @@ class LocalCluster:
         )
         self._import_images(c)
         self.processes.wait_ready("kube-apiserver", self.api_ready, 90)
+        # RBAC first: the kubelet's certificate request is approved only if it is in place.
+        self.apply_manifests()
         self.progress("starting controller-manager, scheduler, kubelet, kube-proxy")
         for name in ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"):
             self._start(name, flags)
-        self.apply_manifests()
         self.progress("waiting for the node, cluster DNS and the demo app")
         self.processes.wait_ready("kubelet", self._node_ready, 90)
         if "netpol" in b:

@@ -51,7 +51,8 @@ def write_all(layout: Layout) -> None:
     server = f"https://{L.NODE_IP}:{L.API_PORT}"
     for user in ("admin", "controller-manager", "scheduler", "kube-proxy", "netpol", L.APP_USER):
         write_kubeconfig(layout.kubeconfig(user), layout.pki, user, server)
-    write_kubeconfig(layout.kubeconfig("kubelet"), layout.pki, "kubelet-client", server)
+    # The kubelet's bootstrap credential: it requests its own rotating client certificate.
+    write_kubeconfig(layout.kubeconfig("kubelet-bootstrap"), layout.pki, "kubelet-client", server)
     key = base64.b64encode(os.urandom(32)).decode()
     _write(
         layout.config / "encryption.yaml",
@@ -158,7 +159,7 @@ def kubelet_config(layout: Layout) -> dict:
         },
         "protectKernelDefaults": False,
         "makeIPTablesUtilChains": True,
-        "rotateCertificates": False,
+        "rotateCertificates": True,
         "serializeImagePulls": False,
         "registerNode": True,
         "nodeStatusReportFrequency": "10s",
@@ -308,6 +309,7 @@ def component_flags(layout: Layout, bins: dict[str, Path]) -> dict[str, dict[str
         "containerd": {"config": str(cfg / "containerd.toml")},
         "kubelet": {
             "config": str(cfg / "kubelet.yaml"),
+            "bootstrap-kubeconfig": str(layout.kubeconfig("kubelet-bootstrap")),
             "kubeconfig": str(layout.kubeconfig("kubelet")),
             "root-dir": str(layout.data / "kubelet"),
             "cert-dir": str(layout.data / "kubelet-pki"),

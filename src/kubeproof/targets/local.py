@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 from ..localcluster import layout as L
 from ..localcluster import testhosts
@@ -62,9 +61,7 @@ class LocalTarget(Target):
     def start(self) -> ClusterAccess:
         """Brings the cluster up, or reuses a running one (kept, or started by the xdist
         controller); a lock keeps concurrent starters from racing."""
-        lock_path = self.cluster.layout.root.parent / f".{self.cluster.layout.root.name}.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(lock_path)):
+        with self.cluster.lock():
             if self.cluster.is_running():
                 self.reused = True
                 self.cluster.progress(
@@ -114,7 +111,7 @@ class LocalTarget(Target):
                 bodies={h.name: h.body for h in testhosts.HOSTS},
                 ca_pem=_read(testhosts.ca_file(layout)),
             ),
-            probe_image=f"kubeproof.local/probe:{self.cluster.components.versions['PROBE_TAG']}",
+            probe_image=self.cluster.probe_image(),
         )
 
     def stop(self) -> None:
