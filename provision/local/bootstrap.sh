@@ -50,4 +50,10 @@ if [[ -n ${NETPOL_ENFORCER:-} ]]; then
     "$here/build-netpol.sh" "$NETPOL_VERSION" "$cache/bin/$NETPOL_ENFORCER-$NETPOL_VERSION"
 fi
 "$here/build-images.sh" "$cache"  # skips each image whose tarball exists
+
+# checkov (static.manifests) pins packaging<24, which pytest 9 cannot use: its own venv.
+checkov_venv="$cache/tools/checkov-$CHECKOV_VERSION"
+step "checkov-$CHECKOV_VERSION" "$checkov_venv/bin/checkov" \
+  bash -c "rm -rf '$checkov_venv' && python3 -m venv '$checkov_venv' && '$checkov_venv/bin/pip' install -q 'checkov==$CHECKOV_VERSION'"
+command -v checkov >/dev/null || ln -sf "$checkov_venv/bin/checkov" /usr/local/bin/checkov
 say "bootstrap complete"

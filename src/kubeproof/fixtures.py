@@ -10,7 +10,7 @@ from testinfra.host import Host
 
 from kubeproof import catalogue, hosts, probes, targets
 from kubeproof.errors import KubeproofError
-from kubeproof.kube import Clients
+from kubeproof.kube import Clients, wait_for
 from kubeproof.targets.base import (
     CAN_RUN_PODS,
     COMPONENT_FLAGS,
@@ -104,6 +104,10 @@ def run_namespace(cluster: ClusterAccess, admin_api: Clients, run_id: str) -> It
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     name = probes.create_run_namespace(admin_api.core, run_id, worker,
                                        cluster.run_namespace_labels)
+    # Pods are refused until the controller-manager has made the namespace's default account.
+    wait_for(admin_api.core.list_namespaced_service_account, name, "default", lambda sa: True,
+             30, what="created", kind="ServiceAccount", core=admin_api.core,
+             status=lambda sa: "present" if sa else "absent")
     yield name
     probes.delete_namespace(admin_api.core, name)
 
