@@ -35,9 +35,11 @@ HOW_TO_ENABLE = {
     EGRESS_TEST_HOSTS: "the egress controls need a registered and an unregistered external "
     "test host with known answers; the local target creates them (netns hosts under "
     "kubeproof.test)",
-    SERVICE_MESH: "the local target runs no Istio (its egress is enforced by an Envoy egress "
-    "gateway and NetworkPolicy instead); run the mesh controls with --target existing against "
-    "a cluster that should have Istio",
+    SERVICE_MESH: "the local target runs no Istio: istiod + pilot-agent work with PyPI's plain "
+    "Envoy (with PILOT_ENABLE_METADATA_EXCHANGE=false), but sidecar injection and the traffic "
+    "redirect (istio-cni, as PSA restricted forbids istio-init) are not wired; its egress is "
+    "enforced by an Envoy egress gateway and NetworkPolicy instead. Run the mesh controls with "
+    "--target existing against a cluster that should have Istio",
     ETCD_ACCESS: "etcd client certificates are known to the local target only; the existing "
     "target has no etcd access yet (the etcd endpoint and its client certificate are needed)",
     COMPONENT_FLAGS: "the existing target reads control-plane flags from kube-system static "
