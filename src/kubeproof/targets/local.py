@@ -123,4 +123,5 @@ class LocalTarget(Target):
                 f"`python -m kubeproof.localcluster down --state-dir {self.cluster.layout.root}`"
             )
             return
-        self.cluster.down()
+        with self.cluster.lock():
+            self.cluster.down()
