@@ -195,7 +195,8 @@ MUTANTS = (
     Mutant(
         "etcd without client certificate auth",
         ("etcd.isolated",),
-        *restart("etcd", client_cert_auth="false"),
+        # etcd asks for client certificates whenever it has a trusted CA file
+        *restart("etcd", client_cert_auth="false", trusted_ca_file=None),
     ),
     Mutant(
         "kubelet read-only port open",
@@ -205,7 +206,8 @@ MUTANTS = (
     Mutant(
         "kubelet seccompDefault off",
         ("seccomp.keyctl-denied", "host.runtime-seccomp"),
-        *restart("kubelet", seccomp_default="false"),
+        lambda c: c.restart("kubelet", kubelet_config={"seccompDefault": False}),
+        lambda c: c.restart("kubelet"),
     ),
     Mutant(
         "app namespace without PSA enforce",

@@ -241,7 +241,10 @@ class Clients:
             "delete": ("DELETE", one, dry, None),
         }[verb]
         response = self.request(method, path, query=query, body=body)
-        if response.status == 401 or response.status >= 500 or response.status == 429:
+        # A server error after an allowing review is the request failing past authorization
+        # (e.g. the RBAC escalation check of a dry-run binding with no roleRef): not a denial.
+        server_error_unexplained = response.status >= 500 and not allowed
+        if response.status in (401, 429) or server_error_unexplained:
             raise Inconclusive(
                 f"{response.request} as {self.identity.label} -> {response.status} "
                 f"{response.message}: the request could not show authorization"

@@ -20,13 +20,15 @@ from . import layout as L
 from .components import Components, resolve
 from .layout import Layout, cache_dir
 from .processes import Processes
-from .readiness import dns_query, https_ok, socket_accepts
+from .readiness import dns_query, http_ok, https_ok, socket_accepts
 from .shell import run
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "local"
 # Start order; each entry waits for the ones before it to be ready.
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 NODE = ("containerd", "kubelet", "kube-proxy", "netpol")
+# Components that watch the API server (restarted with it, see LocalCluster.restart).
+API_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "netpol")
 CNI_STATE = Path("/var/lib/cni/networks/kubeproof")
 # containerd 1.6 keeps shim sockets and runc state here whatever its own state directory is.
 SHIM_SOCKETS = Path("/run/containerd/s")
@@ -65,13 +67,26 @@ class LocalCluster:
 
     # ---- state -------------------------------------------------------------------------
 
+    def expected_components(self) -> list[str]:
+        """The components this cluster runs, less any a mutant stopped on purpose."""
+        if not self.layout.state_file.exists():
+            return []
+        started = json.loads(self.layout.state_file.read_text())["components"]
+        return [n for n in started if not self._stopped_marker(n).exists()]
+
     def is_running(self) -> bool:
         """Whether every component of this state directory runs and the API server is ready."""
-        names = CONTROL_PLANE + NODE
-        if not self.layout.state_file.exists():
-            return False
-        expected = json.loads(self.layout.state_file.read_text()).get("components", names)
-        return all(self.processes.pid(n) for n in expected) and self.api_ready()
+        expected = self.expected_components()
+        return bool(expected) and all(self.processes.pid(n) for n in expected) and self.api_ready()
+
+    def dead_components(self) -> list[str]:
+        """Components that should run but do not, when at least one other still runs."""
+        expected = self.expected_components()
+        dead = [n for n in expected if not self.processes.pid(n)]
+        return dead if len(dead) < len(expected) else []
+
+    def _stopped_marker(self, name: str) -> Path:
+        return self.layout.pids / f"{name}.stopped"
 
     def lock(self) -> FileLock:
         """The lock that keeps concurrent starters of this state dir from racing."""
@@ -265,6 +280,9 @@ class LocalCluster:
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=text)
 
     def _node_ready(self) -> bool:
+        """The kubelet answers its health check and its Node is Ready."""
+        if not http_ok("http://127.0.0.1:10248/healthz"):
+            return False
         try:
             out = self.kubectl(
                 "get",
@@ -302,28 +320,39 @@ class LocalCluster:
     def stop_component(self, name: str) -> None:
         """Stops one component; for the policy enforcer also removes its rules (no enforcement)."""
         self.processes.stop(name)
+        self._stopped_marker(name).touch()
         if name == "netpol":
             leftovers.remove_iptables("iptables", leftovers.KUBE_ROUTER_CHAINS)
             leftovers.remove_ipsets()
 
     def start_component(self, name: str) -> None:
         """Starts a stopped component again with the current flags and waits for it."""
+        self._stopped_marker(name).unlink(missing_ok=True)
         self._start(name, self.flags())
         readiness = {"netpol": self._netpol_ready}.get(name, lambda: True)
         self.processes.wait_ready(name, readiness, 60)
 
-    def restart(self, component: str, overrides: dict[str, str | None] | None = None) -> None:
-        """Restarts one component with flag overrides (None removes a flag); {} restores it."""
+    def restart(self, component: str, overrides: dict[str, str | None] | None = None,
+                kubelet_config: dict | None = None) -> None:
+        """Restarts one component with flag overrides (None removes a flag) and, for the
+        kubelet, changed config-file keys; no changes restores the hardened settings.
+
+        Restarting etcd or the API server restarts what depends on it too: a client that saw
+        the restarting API server refuse it sits in a watch back-off of up to 30 s.
+        """
         self.flag_overrides[component] = dict(overrides or {})
-        self.processes.stop(component)
-        self._start(component, self.flags())
-        readiness = {
-            "kube-apiserver": self.api_ready,
-            "etcd": self._etcd_ready,
-            "kubelet": self._node_ready,
-            "netpol": self._netpol_ready,
-        }.get(component, lambda: True)
-        self.processes.wait_ready(component, readiness, 90)
+        if component == "kubelet":
+            configs.write_kubelet_config(self.layout, kubelet_config or {})
+        clients = tuple(n for n in API_CLIENTS if n in self.components.binaries)
+        chain = {"etcd": ("etcd", "kube-apiserver", *clients),
+                 "kube-apiserver": ("kube-apiserver", *clients)}.get(component, (component,))
+        for name in reversed(chain):
+            self.processes.stop(name)
+        readiness = {"kube-apiserver": self.api_ready, "etcd": self._etcd_ready,
+                     "kubelet": self._node_ready, "netpol": self._netpol_ready}
+        for name in chain:
+            self._start(name, self.flags())
+            self.processes.wait_ready(name, readiness.get(name, lambda: True), 90)
 
     # ---- teardown --------------------------------------------------------------------------
 

@@ -93,7 +93,7 @@ def write_all(layout: Layout) -> None:
         ),
         0o644,
     )
-    _write(layout.config / "kubelet.yaml", yaml.safe_dump(kubelet_config(layout), sort_keys=False))
+    write_kubelet_config(layout)
     _write(
         layout.config / "kube-proxy.yaml",
         yaml.safe_dump(
@@ -122,6 +122,12 @@ def write_all(layout: Layout) -> None:
     _write(
         layout.config / "cni" / "10-kubeproof.conflist", json.dumps(cni_config(), indent=2), 0o644
     )
+
+
+def write_kubelet_config(layout: Layout, changes: dict | None = None) -> None:
+    """Writes the kubelet's config file, with top-level keys changed (mutants only)."""
+    config = {**kubelet_config(layout), **(changes or {})}
+    _write(layout.config / "kubelet.yaml", yaml.safe_dump(config, sort_keys=False))
 
 
 def kubelet_config(layout: Layout) -> dict:

@@ -27,6 +27,18 @@ def https_ok(url: str, ca: Path, cert: Path, key: Path, timeout: float = 2) -> b
         conn.close()
 
 
+def http_ok(url: str, timeout: float = 2) -> bool:
+    """Whether a plain HTTP GET (a loopback health endpoint) answers 200."""
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def socket_accepts(path: Path) -> bool:
     """Whether a unix socket accepts connections."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ..errors import KubeproofError
 from ..localcluster import layout as L
 from ..localcluster import testhosts
 from ..localcluster.cluster import LocalCluster
@@ -66,6 +67,14 @@ class LocalTarget(Target):
                 self.reused = True
                 self.cluster.progress(
                     f"reusing the running local cluster in {self.cluster.layout.root}"
+                )
+            elif dead := self.cluster.dead_components():
+                # Rebuilding under whoever runs it would pull the cluster from under them.
+                root = self.cluster.layout.root
+                raise KubeproofError(
+                    f"the local cluster in {root} is only partly running ({', '.join(dead)} "
+                    f"stopped; logs in {root / 'logs'}): restart it with `python -m "
+                    f"kubeproof.localcluster down --state-dir {root}` and run again"
                 )
             else:
                 self.cluster.up()
