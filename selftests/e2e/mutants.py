@@ -280,12 +280,12 @@ MUTANTS = (
 GATEWAY = ("-n", "egress")
 
 
-def _policy(name: str, egress: list[dict]) -> str:
+def _policy(name: str, egress: list[dict], namespace: str = NS) -> str:
     return json.dumps(
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": NS},
+            "metadata": {"name": name, "namespace": namespace},
             "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": egress},
         }
     )
@@ -304,13 +304,17 @@ def _restart_gateway(c: LocalCluster) -> None:
     c.kubectl("rollout", "status", "deployment/egress-gateway", *GATEWAY, "--timeout=90s")
 
 
-def gateway_steps(change: Callable[[dict], None]) -> tuple[Step, Step]:
+def gateway_steps(change: Callable[[dict], None],
+                  open_gateway_egress: bool = False) -> tuple[Step, Step]:
     """Rewrites the egress gateway's Envoy config and restarts it; revert re-applies the
-    bootstrap manifests and restarts it again."""
+    bootstrap manifests and restarts it again. open_gateway_egress also lets the gateway's
+    own namespace send anywhere (its NetworkPolicy is a second layer behind the allow-list)."""
 
     def apply(c: LocalCluster) -> None:
         import yaml
 
+        if open_gateway_egress:
+            c.kubectl("apply", "-f", "-", input=_policy("kubeproof-mutant-any", [{}], "egress"))
         cm = json.loads(c.kubectl("get", "configmap", "egress-gateway", *GATEWAY, "-o", "json"))
         config = yaml.safe_load(cm["data"]["envoy.yaml"])
         change(config)
@@ -324,6 +328,7 @@ def gateway_steps(change: Callable[[dict], None]) -> tuple[Step, Step]:
         _restart_gateway(c)
 
     def revert(c: LocalCluster) -> None:
+        c.kubectl("delete", "networkpolicy", "kubeproof-mutant-any", *GATEWAY, "--ignore-not-found")
         c.apply_manifests()
         _restart_gateway(c)
 
@@ -423,7 +428,7 @@ MUTANTS += (
     Mutant(
         "egress gateway allows any host (ALLOW_ANY)",
         ("egress.unregistered-host-blocked",),
-        *gateway_steps(allow_any_host),
+        *gateway_steps(allow_any_host, open_gateway_egress=True),
     ),
     Mutant(
         "registered host removed from the egress gateway's allow-list",
