@@ -145,6 +145,8 @@ class SshServer:
             # The client hangs up after refusing our host key: the expected end.
             with contextlib.suppress(paramiko.SSHException, EOFError, OSError):
                 transport.start_server(server=paramiko.ServerInterface())
+            # Closing before the client has checked our key would race its key exchange.
+            transport.join(timeout=10)
             transport.close()
 
     def close(self) -> None:

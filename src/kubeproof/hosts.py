@@ -68,6 +68,10 @@ def connect(hostname: str, port: int, user: str | None, key_file: str | Path | N
                 f"fingerprint); kubeproof never accepts unknown host keys"
             ) from None
         raise KubeproofError(f"SSH to {where} failed: {exc}") from None
+    except EOFError:
+        ssh.close()
+        raise KubeproofError(f"SSH to {where} failed: the server closed the connection during "
+                             f"the handshake; check that sshd listens there") from None
     except (TimeoutError, OSError) as exc:
         ssh.close()
         raise KubeproofError(f"cannot reach {where} over SSH ({exc}): check --ssh-host and that "
