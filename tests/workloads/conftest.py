@@ -194,3 +194,18 @@ def container_process(node_hosts) -> Callable[[client.V1Pod, str], ContainerProc
                            f"{[n.name for n, _ in node_hosts]}")
 
     return find
+
+
+@pytest.fixture
+def app_processes(cluster, app_containers, container_process, evidence) -> list:
+    """(container, its main process on the node) for every running app container; finding
+    each process is the canary (skips without node access)."""
+    import kubeproof
+    from kubeproof.targets.base import NODE_ACCESS
+
+    kubeproof.require(cluster, NODE_ACCESS)
+    found = []
+    for ac in (ac for ac in app_containers if not ac.init):
+        with evidence.canary(f"the node shows the main process of {ac.name}"):
+            found.append((ac, container_process(ac.pod, ac.container.name)))
+    return found

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 import kubeproof
-from kubeproof.targets.base import NODE_ACCESS
 
 ROOT_REQUESTS = {
     "pod-level": {"pod": {"spec": {"securityContext": {"runAsUser": 0}}},
@@ -41,14 +40,10 @@ def test_app_containers_declare_a_non_root_uid(app_containers, evidence):
 
 
 @kubeproof.control("nonroot.app-runs-as-nonroot")
-def test_app_containers_really_run_as_non_root(cluster, app_containers, container_process,
-                                               evidence):
+def test_app_containers_really_run_as_non_root(app_processes, evidence):
     """The app's running containers' processes have a non-zero uid (`id -u` is not 0)."""
-    kubeproof.require(cluster, NODE_ACCESS)
     uids = {}
-    for ac in (ac for ac in app_containers if not ac.init):
-        with evidence.canary(f"the node shows the main process of {ac.name}"):
-            proc = container_process(ac.pod, ac.container.name)
+    for ac, proc in app_processes:
         uids[ac.name] = proc.uid_inside()
         evidence.add(ac.name, f"node {proc.node} pid {proc.pid} ({proc.status.get('Name')}): "
                               f"Uid {proc.status['Uid']} -> uid {uids[ac.name]} in the container")

@@ -112,33 +112,31 @@ def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
     return x509.Name([*attrs, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _make_ca(pki: Path, name: str, common_name: str) -> None:
-    key = _new_key()
+def _builder(subject: x509.Name, issuer: x509.Name, key, ca: bool) -> x509.CertificateBuilder:
+    """The part every certificate shares: names, key, serial, validity, basic key usage."""
     now = datetime.datetime.now(datetime.UTC)
-    subject = _name(common_name)
-    cert = (
+    usage = {name: False for name in (
+        "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+        "encipher_only", "decipher_only")}
+    return (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(subject)
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=ca, crl_sign=ca,
+                                     **usage), critical=True)
+    )
+
+
+def _make_ca(pki: Path, name: str, common_name: str) -> None:
+    key = _new_key()
+    subject = _name(common_name)
+    cert = (
+        _builder(subject, subject, key, ca=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -150,33 +148,11 @@ def _issue(pki: Path, spec: CertSpec) -> None:
     ca_key = serialization.load_pem_private_key((pki / f"{spec.ca}.key").read_bytes(), None)
     ca_cert = x509.load_pem_x509_certificate((pki / f"{spec.ca}.crt").read_bytes())
     key = _new_key()
-    now = datetime.datetime.now(datetime.UTC)
     usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if spec.server else []) + (
         [ExtendedKeyUsageOID.CLIENT_AUTH] if spec.client else []
     )
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(spec.common_name, spec.organizations))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_encipherment=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                content_commitment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        _builder(_name(spec.common_name, spec.organizations), ca_cert.subject, key, ca=False)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
