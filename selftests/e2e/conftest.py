@@ -1,10 +1,12 @@
-"""Self-test fixtures that need the local reference cluster: one cluster for the whole run."""
+"""Self-test fixtures that need the local reference cluster: one cluster for the whole run,
+and one hardened suite run that the verdict table, the proof and the mutants compare with."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+from suite import SuiteRun, run_suite
 
 from kubeproof.localcluster.cluster import LocalCluster
 from kubeproof.localcluster.layout import default_state_dir
@@ -29,10 +31,22 @@ def local_cluster():
         cluster.down()
 
 
+@pytest.fixture(scope="session")
+def hardened_run(local_cluster) -> SuiteRun:
+    """The acceptance suite's results on the hardened local cluster (one run per session)."""
+    return run_suite()
+
+
+def pytest_report_header(config):
+    import test_mutants
+
+    return f"kubeproof mutants: shuffled with seed {test_mutants.SEED}"
+
+
 def pytest_terminal_summary(terminalreporter):
-    """Prints the mutation table when mutants ran."""
+    """Prints the mutation table per test when mutants ran."""
     import test_mutants
 
     if test_mutants.TABLE:
-        terminalreporter.write_sep("=", "kubeproof mutation table")
-        terminalreporter.write_line(test_mutants.pytest_terminal_summary_table())
+        terminalreporter.write_sep("=", f"kubeproof mutation table (seed {test_mutants.SEED})")
+        terminalreporter.write_line(test_mutants.mutation_table())

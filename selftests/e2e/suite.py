@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -14,19 +15,30 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass
 class SuiteRun:
-    """One run's outcome: exit code, per-control verdicts, per-test results and the output."""
+    """One run's outcome: exit code, per-control and per-test verdicts, results and output."""
 
     returncode: int
     verdicts: dict[str, str]
     tests: list[dict]
+    untested: list[str] | None
     output: str
 
+    @cached_property
+    def verdict_of(self) -> dict[str, str]:
+        """Each test's verdict by node id."""
+        return {t["nodeid"]: t["verdict"] for t in self.tests}
+
     def evidence(self, control: str) -> str:
-        """Every evidence line and reason recorded by the control's tests, for messages."""
+        """Every evidence line and reason recorded by a control's tests, for messages."""
+        return "\n".join(self.evidence_of(t["nodeid"]) for t in self.tests
+                         if t["control"] == control)
+
+    def evidence_of(self, nodeid: str) -> str:
+        """A test's verdict, reason and evidence lines, for messages."""
         lines = []
         for test in self.tests:
-            if test["control"] == control:
-                lines.append(f"{test['nodeid']}: {test['verdict']} {test.get('reason', '')}")
+            if test["nodeid"] == nodeid:
+                lines.append(f"{nodeid}: {test['verdict']} {test.get('reason', '')}")
                 lines += [f"    {e['label']}: {e['value']}" for e in test.get("evidence", [])]
         return "\n".join(lines)
 
@@ -35,25 +47,15 @@ def run_suite(*args: str, workers: int = 2, timeout: float = 900) -> SuiteRun:
     """Runs `pytest -m acceptance` (plus args) on the local target, reusing the running cluster."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "results.json"
-        argv = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-m",
-            "acceptance",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            f"--kubeproof-json={report}",
-            *(["-n", str(workers)] if workers else []),
-            *args,
-        ]
+        # -c: the repo's pytest.ini, whatever paths the options name.
+        argv = [sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"),
+                "-m", "acceptance", "-p", "no:cacheprovider", "-q",
+                f"--kubeproof-json={report}", *(["-n", str(workers)] if workers else []), *args]
         result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
         output = result.stdout + result.stderr
-        if not report.exists():
-            raise AssertionError(
-                f"the suite wrote no JSON report (exit {result.returncode}):\n{output[-3000:]}"
-            )
+        if result.returncode not in (0, 1) or not report.exists():
+            raise AssertionError(f"the suite did not run (exit {result.returncode}):\n"
+                                 f"{output[-3000:]}")
         data = json.loads(report.read_text())
     verdicts = {c["id"]: c["verdict"] for c in data["controls"]}
-    return SuiteRun(result.returncode, verdicts, data["tests"], output)
+    return SuiteRun(result.returncode, verdicts, data["tests"], data["untested"], output)

@@ -3,13 +3,11 @@ the checked-in table selftests/expected/local.yaml (and the reason for each non-
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from suite import SuiteRun
 
 from kubeproof import catalogue
 
@@ -24,33 +22,16 @@ def load_table() -> dict[str, dict[str, str]]:
     return yaml.safe_load(EXPECTED.read_text())["controls"]
 
 
-def run_acceptance(tmp_path: Path, *args: str, timeout: float = 900) -> tuple[dict, str]:
-    """`pytest -m acceptance` in a subprocess from the repo root; its JSON results and output."""
-    out = tmp_path / "results.json"
-    # -c: the repo's pytest.ini, whatever paths the options name (pytest would otherwise
-    # look for its configuration around a path argument such as a kubeconfig).
-    argv = [sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "-m", "acceptance",
-            "-p", "no:cacheprovider", f"--kubeproof-json={out}", *args]
-    proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode in (0, 1), f"the suite did not run (exit {proc.returncode}):\n" \
-                                      f"{output[-3000:]}"
-    assert out.exists(), f"the suite wrote no JSON results:\n{output[-3000:]}"
-    return json.loads(out.read_text()), output
+def actual_verdicts(run: SuiteRun) -> dict[str, str]:
+    """Each control's verdict in a run; 'untested' for controls without a test."""
+    assert isinstance(run.untested, list), f"the results' untested list: {run.untested!r}"
+    return {c: UNTESTED if c in run.untested else v for c, v in run.verdicts.items()}
 
 
-def actual_verdicts(results: dict) -> dict[str, str]:
-    """Each control's verdict in a results document; 'untested' for controls without a test."""
-    untested = results["untested"]
-    assert isinstance(untested, list), f"the results' untested list is missing: {untested!r}"
-    return {c["id"]: UNTESTED if c["id"] in untested else c["verdict"]
-            for c in results["controls"]}
-
-
-def reasons(results: dict, control: str) -> str:
+def reasons(run: SuiteRun, control: str) -> str:
     """Why a control did not pass in a run: its non-passing tests and their reasons."""
     lines = [f"{t['nodeid']} -> {t['verdict']}: {(t['reason'] or '').partition(chr(10))[0]}"
-             for t in results["tests"] if t["control"] == control and t["verdict"] != "pass"]
+             for t in run.tests if t["control"] == control and t["verdict"] != "pass"]
     return "; ".join(lines) or "(no test reason)"
 
 
@@ -65,9 +46,9 @@ def test_table_lists_every_catalogue_control_with_a_reason_for_each_non_pass():
     assert not unexplained, f"non-pass verdicts without a reason: {unexplained}"
 
 
-def test_hardened_local_cluster_gives_the_expected_verdicts(local_cluster, tmp_path):
+def test_hardened_local_cluster_gives_the_expected_verdicts(hardened_run):
     """Every control's verdict on the hardened local cluster equals the checked-in table."""
-    results, _ = run_acceptance(tmp_path, "-n", "2")
+    results = hardened_run
     actual = actual_verdicts(results)
     table = load_table()
     diff = [(c, table.get(c, {}).get("verdict", "(not in table)"), v)

@@ -110,5 +110,7 @@ def controls(results: Results) -> str:
 
 def render(results: Results, meta: dict[str, Any]) -> str:
     """The whole summary block."""
-    return (STYLE + header(meta) + by_item(results) + by_area(results)
+    return (STYLE + header(meta) + f'<p id="kubeproof-proof">{escape(results.proof_line())}'
+            "; the list is src/kubeproof/proven.txt, the rest with their reasons "
+            "selftests/expected/unproven.yaml.</p>" + by_item(results) + by_area(results)
             + waivers(meta.get("waivers") or []) + controls(results))

@@ -200,11 +200,13 @@ class Clients:
         return raw_request(self.api, method, path, **kwargs)
 
     def review(self, verb: str, resource: str, namespace: str | None = None,
-               group: str = "", name: str | None = None) -> tuple[bool, str]:
+               group: str = "", name: str | None = None,
+               subresource: str = "") -> tuple[bool, str]:
         """This identity's SelfSubjectAccessReview answer: (allowed, reason)."""
         spec = client.V1SelfSubjectAccessReviewSpec(
             resource_attributes=client.V1ResourceAttributes(
-                verb=verb, resource=resource, group=group, namespace=namespace, name=name
+                verb=verb, resource=resource, group=group, namespace=namespace, name=name,
+                subresource=subresource or None,
             )
         )
         try:

@@ -17,6 +17,7 @@ from kubeproof import (
     identity,
     options,
     oscal,
+    proof,
     waivers,
 )
 from kubeproof import gate as gating
@@ -141,6 +142,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for name in control.markers:
             item.add_marker(name)
         item.user_properties.extend(reporting.control_properties(control))
+        item.user_properties.append((reporting.PREFIX + "proven",
+                                     str(proof.is_proven(item.nodeid)).lower()))
         callspec = getattr(item, "callspec", None)
         waiver = waivers.first_covering(config.stash[WAIVERS], control.id,
                                         callspec.params if callspec else {},

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from kubeproof import catalogue
+from kubeproof import catalogue, proof
 from kubeproof.catalogue import Control
 from kubeproof.redact import redact, redact_text
 from kubeproof.verdicts import Verdict, worst
@@ -78,6 +78,8 @@ class TestResult:
     duration: float = 0.0
     # The index of the waiver that covers this test (waivers.py), if any.
     waiver: int | None = None
+    # Whether a mutant of the local reference cluster has made this very test fail (proof.py).
+    proven: bool = False
 
 
 class Results:
@@ -103,7 +105,8 @@ class Results:
             control = catalogue.get(control_id)
             result = TestResult(report.nodeid, control.id, control.title, control.item_label,
                                 control.area, control.kind, control.remediation,
-                                ", ".join(control.references))
+                                ", ".join(control.references),
+                                proven=proof.is_proven(report.nodeid))
             self.tests[report.nodeid] = result
         result.duration += report.duration
         result.verdict = props.get(PREFIX + "verdict", result.verdict)
@@ -143,6 +146,17 @@ class Results:
             summary.setdefault(control.area, Counter())[verdicts[control.id]] += 1
         return summary
 
+    def proof(self) -> dict[str, int]:
+        """How many of this run's checks are proven able to fail, of how many."""
+        return {"checks": len(self.tests),
+                "proven": sum(r.proven for r in self.tests.values())}
+
+    def proof_line(self) -> str:
+        """The proof figure in one sentence."""
+        figure = self.proof()
+        return (f"{figure['proven']} of {figure['checks']} checks in this run are proven able "
+                f"to fail: a mutant of the local reference cluster made each of them fail")
+
     def verdicts_by_waiver(self) -> dict[int, dict[str, str]]:
         """{waiver index: {nodeid: verdict}} of the tests each waiver covered."""
         covered: dict[int, dict[str, str]] = {}
@@ -178,6 +192,7 @@ class Results:
                 "by_verdict": dict(Counter(r.verdict for r in self.tests.values())),
                 "by_item": {str(i): dict(c) for i, c in self.summary_by_item().items()},
                 "by_area": {a: dict(c) for a, c in self.summary_by_area().items()},
+                "proof": self.proof(),
             },
             "untested": self.untested(),
         })
@@ -197,6 +212,7 @@ class Results:
             for item, counts in self.summary_by_item().items():
                 lines.append(f"{item:>4} " + " ".join(f"{counts[c]:>7}" for c in cols)
                              + f"  {catalogue.CHECKLIST[item]}")
+            lines.append(self.proof_line())
         untested = self.untested()
         if untested and self.covered:
             listed = ": " + ", ".join(untested) if verbose else " (-v lists them)"

@@ -7,10 +7,11 @@ import string
 from pathlib import Path
 
 import pytest
+import rbacfacts
 import yaml
 
 import kubeproof
-from kubeproof.kube import REQUEST_TIMEOUT, api_path
+from kubeproof.kube import api_path
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 RBAC_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rbac"
@@ -98,6 +99,62 @@ def test_app_user_has_nothing_cluster_scoped(cluster, app_api, evidence, case):
     kubeproof.assert_denied(evidence, _check(app_api, cluster, case))
 
 
+# Powers that reach beyond any namespace: (verb, resource, subresource, API group, namespace)
+BEYOND_NAMESPACE = {
+    "impersonate-users": ("impersonate", "users", "", "", None),
+    "impersonate-groups": ("impersonate", "groups", "", "", None),
+    "impersonate-serviceaccounts-in-kube-system": ("impersonate", "serviceaccounts", "", "",
+                                                   "kube-system"),
+    "escalate-clusterroles": ("escalate", "clusterroles", "", RBAC_GROUP, None),
+    "bind-clusterroles": ("bind", "clusterroles", "", RBAC_GROUP, None),
+    "proxy-to-nodes": ("get", "nodes", "proxy", "", None),
+    "approve-certificatesigningrequests": ("update", "certificatesigningrequests", "approval",
+                                           "certificates.k8s.io", None),
+    "create-mutatingwebhookconfigurations": ("create", "mutatingwebhookconfigurations", "",
+                                             "admissionregistration.k8s.io", None),
+    "create-validatingwebhookconfigurations": ("create", "validatingwebhookconfigurations", "",
+                                               "admissionregistration.k8s.io", None),
+    "create-tokens-in-kube-system": ("create", "serviceaccounts", "token", "", "kube-system"),
+    "everything": ("*", "*", "", "*", None),
+}
+RULES_IN = ["kube-system", "default"]
+
+
+def _rules_beyond(app_api, namespace: str, evidence) -> list[dict]:
+    """The app identity's resource rules in a namespace (SelfSubjectRulesReview) that go past
+    discovery and self-reviews."""
+    answer = app_api.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+                             body={"spec": {"namespace": namespace}})
+    if answer.status != 201:
+        raise kubeproof.Inconclusive(f"{answer.request} -> {answer.status} {answer.message}")
+    status = answer.body["status"]
+    if status.get("incomplete"):
+        evidence.add(f"rules review in {namespace} incomplete", status.get("evaluationError"))
+    rules = status.get("resourceRules") or []
+    return [r for r in rules if not rbacfacts.discovery_only(r)]
+
+
+@kubeproof.control("rbac.app-user-scoped")
+@pytest.mark.parametrize("case", [*BEYOND_NAMESPACE, *(f"rules-in-{ns}" for ns in RULES_IN)])
+def test_app_user_has_no_power_beyond_its_namespace(cluster, app_api, evidence, case):
+    """The API server grants the app user no impersonation, escalation, node, CSR, webhook or
+    token power, and no rules in other namespaces."""
+    _app_user_can_list_own_pods(cluster, app_api, evidence)
+    if case.startswith("rules-in-"):
+        namespace = case.removeprefix("rules-in-")
+        beyond = _rules_beyond(app_api, namespace, evidence)
+        kubeproof.expect_denied(evidence, f"rules of {cluster.app_user} in {namespace}",
+                                denied=not beyond, detail=beyond or "discovery only")
+        return
+    verb, resource, subresource, group, namespace = BEYOND_NAMESPACE[case]
+    allowed, reason = app_api.review(verb, resource, namespace, group, subresource=subresource)
+    what = f"{verb} {resource}{'/' + subresource if subresource else ''}" + (
+        f" in {namespace}" if namespace else "")
+    kubeproof.expect_denied(evidence, f"access review: {cluster.app_user} may {what}",
+                            denied=not allowed, detail=reason or ("allowed" if allowed
+                                                                  else "denied"))
+
+
 @kubeproof.control("rbac.authorization-mode")
 @pytest.mark.parametrize(("mode", "wanted"), [("RBAC", True), ("AlwaysAllow", False),
                                               ("ABAC", False)],
@@ -127,90 +184,37 @@ def test_api_server_authorization_mode(request, apiserver_flags, evidence, mode,
 
 # --- rbac.least-privilege --------------------------------------------------------------------
 
-def _is_system(obj) -> bool:
-    """Bootstrap and component objects: named system:* or labelled as RBAC defaults."""
-    labels = obj.metadata.labels or {}
-    return (obj.metadata.name.startswith("system:")
-            or labels.get("kubernetes.io/bootstrapping") == "rbac-defaults")
+RBAC_LISTS = {"bindings": (("ClusterRoleBinding", "clusterrolebindings"),
+                           ("RoleBinding", "rolebindings")),
+              "roles": (("ClusterRole", "clusterroles"), ("Role", "roles"))}
 
 
-def _subject(s, binding_namespace: str | None = None) -> str:
-    ns = s.namespace or binding_namespace or ""
-    return f"{s.kind} {ns + '/' if s.kind == 'ServiceAccount' else ''}{s.name}"
-
-
-def _is_system_subject(s) -> bool:
-    if s.kind == "ServiceAccount":
-        return s.namespace == "kube-system"
-    return s.name.startswith("system:")
-
-
-def _where(obj) -> str:
-    ns = obj.metadata.namespace
-    return f"{type(obj).__name__.removeprefix('V1')} {ns + '/' if ns else ''}{obj.metadata.name}"
-
-
-def _cluster_admin_subjects(objs):
-    for b in objs["bindings"]:
-        if b.role_ref.kind == "ClusterRole" and b.role_ref.name == "cluster-admin":
-            for s in b.subjects or []:
-                if not _is_system_subject(s):
-                    yield f"{_where(b)} binds {_subject(s, b.metadata.namespace)} to cluster-admin"
-
-
-def _wildcard_rules(objs):
-    for role in objs["roles"]:
-        if not _is_system(role):
-            for rule in role.rules or []:
-                if "*" in (rule.verbs or []) or "*" in (rule.resources or []):
-                    yield f"{_where(role)} grants verbs {rule.verbs} on {rule.resources}"
-
-
-def _default_sa_bindings(objs):
-    for b in objs["bindings"]:
-        if _is_system(b):
-            continue
-        for s in b.subjects or []:
-            default_sa = s.kind == "ServiceAccount" and s.name == "default"
-            all_sas = s.kind == "Group" and s.name.startswith("system:serviceaccounts")
-            if default_sa or all_sas:
-                yield (f"{_where(b)} binds {_subject(s, b.metadata.namespace)} to "
-                       f"{b.role_ref.kind} {b.role_ref.name}")
-
-
-def _escalation_verbs(objs):
-    for role in objs["roles"]:
-        if not _is_system(role):
-            for rule in role.rules or []:
-                risky = sorted({"escalate", "bind", "impersonate"} & set(rule.verbs or []))
-                if risky:
-                    yield f"{_where(role)} grants {risky} on {rule.resources}"
-
-
-LEAST_PRIVILEGE = {
-    "no-cluster-admin-outside-system": _cluster_admin_subjects,
-    "no-wildcard-custom-roles": _wildcard_rules,
-    "no-default-service-account-bindings": _default_sa_bindings,
-    "no-escalate-bind-impersonate": _escalation_verbs,
-}
+def _rbac_objects(admin_api) -> dict[str, list[dict]]:
+    """Every binding and role of the cluster, as the API returns them (kind added)."""
+    objs: dict[str, list[dict]] = {}
+    for key, kinds in RBAC_LISTS.items():
+        objs[key] = []
+        for kind, resource in kinds:
+            answer = admin_api.request("GET", api_path(resource, group=RBAC_GROUP))
+            if answer.status != 200:
+                raise kubeproof.Inconclusive(f"{answer.request} -> {answer.status} "
+                                             f"{answer.message}")
+            objs[key] += [{**item, "kind": kind} for item in answer.body["items"]]
+    return objs
 
 
 @kubeproof.control("rbac.least-privilege")
-@pytest.mark.parametrize("rule", list(LEAST_PRIVILEGE))
+@pytest.mark.parametrize("rule", list(rbacfacts.LEAST_PRIVILEGE))
 def test_rbac_is_least_privilege(admin_api, evidence, rule):
-    """No non-system subject is cluster-admin and no custom role grants wildcards or escalation."""
-    rbac, t = admin_api.rbac, REQUEST_TIMEOUT
-    objs = {
-        "bindings": (rbac.list_cluster_role_binding(_request_timeout=t).items
-                     + rbac.list_role_binding_for_all_namespaces(_request_timeout=t).items),
-        "roles": (rbac.list_cluster_role(_request_timeout=t).items
-                  + rbac.list_role_for_all_namespaces(_request_timeout=t).items),
-    }
+    """Only system:masters is cluster-admin, broad groups get no more than discovery, and no
+    role grants wildcards or escalation beyond Kubernetes' own defaults."""
+    with evidence.canary("the admin lists every role and binding"):
+        objs = _rbac_objects(admin_api)
     evidence.add("examined", {k: len(v) for k, v in objs.items()})
     with evidence.canary("the listing holds the bootstrap cluster-admin binding"):
-        assert any(b.metadata.name == "cluster-admin" and b.role_ref.name == "cluster-admin"
-                   for b in objs["bindings"]), "no ClusterRoleBinding cluster-admin listed"
-    findings = list(LEAST_PRIVILEGE[rule](objs))
+        assert any(b["metadata"]["name"] == "cluster-admin" for b in objs["bindings"]), \
+            "no ClusterRoleBinding cluster-admin listed"
+    findings = list(rbacfacts.LEAST_PRIVILEGE[rule](objs))
     evidence.add("findings", findings or "none")
     assert not findings, f"{rule}: " + "; ".join(findings)
 

@@ -148,8 +148,14 @@ def test_other_namespace_cannot_reach_the_app(cluster, admin_api, netpol_pods, r
                                               evidence):
     """A pod in another namespace cannot reach the app's pod (its ingress is denied)."""
     name, ip, port = app_target(admin_api, cluster.app_namespace)
-    evidence.add("app pod", f"{cluster.app_namespace}/{name} {ip}:{port} (ready: its kubelet "
-                            f"readiness probe reaches it)")
+    evidence.add("app pod", f"{cluster.app_namespace}/{name} {ip}:{port}")
+    with evidence.canary(f"the app pod listens on {port}: the API server's pod proxy reaches "
+                         f"it (an allowed path), so a refused connection is the policy's"):
+        answer = admin_api.request(
+            "GET", f"/api/v1/namespaces/{cluster.app_namespace}/pods/{name}:{port}/proxy/")
+        evidence.add("through the pod proxy", f"{answer.request} -> {answer.status}")
+        assert answer.status not in (502, 503), f"{answer.request} -> {answer.status} " \
+                                                f"{answer.message}"
     probe_pods, pods = netpol_pods
     with evidence.canary(f"the client reaches a listener pod in {run_namespace}"):
         assert connect(probe_pods, evidence, pods["client"], pods["listener"].status.pod_ip,

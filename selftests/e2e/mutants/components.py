@@ -1,0 +1,256 @@
+"""Control-plane and node weakenings: components restarted with weaker flags or files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from kubeproof.localcluster import layout as L
+from kubeproof.localcluster.cluster import LocalCluster
+from mutants.base import Mutant, Step, cluster_role_binding, create_steps, restart
+
+TLS = "tests/cluster/test_tls.py::"
+KUBELET = "tests/host/test_kubelet.py::"
+
+
+def chain(*pairs: tuple[Step, Step]) -> tuple[Step, Step]:
+    """Apply/revert steps made of several: applied in order, reverted in reverse order."""
+
+    def apply(c: LocalCluster) -> None:
+        for step, _ in pairs:
+            step(c)
+
+    def revert(c: LocalCluster) -> None:
+        for _, step in reversed(pairs):
+            step(c)
+
+    return apply, revert
+
+
+def restart_two(component: str, flags: dict[str, str | None],
+                dependent: str, dependent_flags: dict[str, str | None]) -> tuple[Step, Step]:
+    """Restart a component and one that depends on it (etcd, then the API server), both with
+    flags changed; revert restarts both with their hardened flags."""
+
+    def apply(c: LocalCluster) -> None:
+        c.flag_overrides[dependent] = dependent_flags
+        c.restart(component, flags)
+
+    def revert(c: LocalCluster) -> None:
+        c.flag_overrides[dependent] = {}
+        c.restart(component, {})
+
+    return apply, revert
+
+
+def kubelet_config(**changes) -> tuple[Step, Step]:
+    """Restart the kubelet with top-level keys of its config file changed."""
+    return (lambda c: c.restart("kubelet", kubelet_config=changes),
+            lambda c: c.restart("kubelet"))
+
+
+def config_files(files: dict[str, tuple[str, str]], **flags: str | None) -> tuple[Step, Step]:
+    """Write files into the cluster's config directory ({name: (text, flag naming it)}) and
+    restart the API server with those flags (and others changed); revert restarts it hardened
+    and removes the files."""
+
+    def apply(c: LocalCluster) -> None:
+        overrides = {k.replace("_", "-"): v for k, v in flags.items()}
+        for name, (text, flag) in files.items():
+            path = c.layout.config / name
+            path.write_text(text)
+            path.chmod(0o600)
+            overrides[flag] = str(path)
+        c.restart("kube-apiserver", overrides)
+
+    def revert(c: LocalCluster) -> None:
+        c.restart("kube-apiserver", {})
+        for name in files:
+            (c.layout.config / name).unlink(missing_ok=True)
+
+    return apply, revert
+
+
+def serve_from_cert_dir() -> tuple[Step, Step]:
+    """The API server without --tls-cert-file/--tls-private-key-file, serving the same
+    certificate from --cert-dir (so every client still works, only the flags are gone)."""
+
+    def apply(c: LocalCluster) -> None:
+        certs = c.layout.run / "apiserver-cert-dir"
+        certs.mkdir(parents=True, exist_ok=True)
+        shutil.copy(c.layout.pki / "apiserver.crt", certs / "apiserver.crt")
+        shutil.copy(c.layout.pki / "apiserver.key", certs / "apiserver.key")
+        c.restart("kube-apiserver", {"tls-cert-file": None, "tls-private-key-file": None,
+                                     "cert-dir": str(certs)})
+
+    def revert(c: LocalCluster) -> None:
+        c.restart("kube-apiserver", {})
+        shutil.rmtree(c.layout.run / "apiserver-cert-dir", ignore_errors=True)
+
+    return apply, revert
+
+
+def loosen_kubelet_files() -> tuple[Step, Step]:
+    """The kubelet's config file and kubeconfig made world-writable and owned by nobody;
+    revert restores their owner and mode."""
+    saved: dict[Path, os.stat_result] = {}
+
+    def files(c: LocalCluster) -> list[Path]:
+        flags = c.flags()["kubelet"]
+        return [Path(flags["config"]), Path(flags["kubeconfig"])]
+
+    def apply(c: LocalCluster) -> None:
+        for path in files(c):
+            saved[path] = path.stat()
+            os.chown(path, 65534, 65534)
+            path.chmod(0o666)
+
+    def revert(c: LocalCluster) -> None:
+        for path, st in saved.items():
+            os.chown(path, st.st_uid, st.st_gid)
+            path.chmod(st.st_mode & 0o7777)
+        saved.clear()
+
+    return apply, revert
+
+
+ABAC_POLICY = ('{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", '
+               '"spec": {"user": "kubeproof-mutant-abac", "namespace": "*", "resource": "*"}}\n')
+TOKENS = "kubeproof-mutant-token,kubeproof-mutant,kubeproof-mutant-uid\n"
+OPEN_KUBELET = {"authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": True},
+                                   "x509": {}},
+                "authorization": {"mode": "AlwaysAllow"}, "rotateCertificates": False}
+
+MUTANTS = (
+    Mutant(
+        "API server authorization AlwaysAllow",
+        ("tests/cluster/test_rbac.py::test_api_server_authorization_mode[RBAC-enabled]",
+         "tests/cluster/test_rbac.py::test_api_server_authorization_mode[AlwaysAllow-absent]",
+         "tests/cluster/test_rbac.py::test_app_user_cannot_read_pods_in_*",
+         "tests/cluster/test_rbac.py::test_app_user_has_nothing_cluster_scoped[*]",
+         "tests/cluster/test_rbac.py::test_app_user_has_no_power_beyond_its_namespace[*]"),
+        *restart("kube-apiserver", authorization_mode="AlwaysAllow"),
+    ),
+    Mutant(
+        "API server also authorizes by ABAC policy and static tokens",
+        ("tests/cluster/test_rbac.py::test_api_server_authorization_mode[ABAC-absent]",
+         "tests/cluster/test_auth.py::test_no_static_credential_file[token-auth-file]"),
+        *config_files({"tokens.csv": (TOKENS, "token-auth-file"),
+                       "abac.jsonl": (ABAC_POLICY, "authorization-policy-file")},
+                      authorization_mode="Node,RBAC,ABAC"),
+    ),
+    Mutant(
+        "API server serves anonymous requests, and anonymous is cluster-admin",
+        ("tests/cluster/test_auth.py::test_anonymous_request_is_refused[*]",
+         "tests/cluster/test_rbac.py::test_rbac_is_least_privilege[no-cluster-admin-outside-masters]",
+         "tests/cluster/test_rbac.py::test_rbac_is_least_privilege[no-broad-group-bindings]"),
+        *chain(restart("kube-apiserver", anonymous_auth="true"),
+               create_steps(cluster_role_binding("kubeproof-mutant-anonymous", "cluster-admin",
+                                                 ("Group", "system:unauthenticated")))),
+    ),
+    Mutant(
+        "API server accepts TLS 1.0",
+        (TLS + "test_api_server_refuses_legacy_tls[*]",),
+        *restart("kube-apiserver", tls_min_version="VersionTLS10"),
+    ),
+    Mutant(
+        "API server serves its certificate from --cert-dir, not --tls-cert-file",
+        (TLS + "test_component_tls_flag[kube-apiserver--tls-cert-file]",
+         TLS + "test_component_tls_flag[kube-apiserver--tls-private-key-file]"),
+        *serve_from_cert_dir(),
+    ),
+    Mutant(
+        "API server without encryption at rest",
+        ("tests/cluster/test_encryption.py::*",),
+        *restart("kube-apiserver", encryption_provider_config=None),
+    ),
+    Mutant(
+        "API server without audit",
+        ("tests/cluster/test_audit.py::*",),
+        *restart("kube-apiserver", audit_policy_file=None, audit_log_path=None,
+                 audit_log_maxage=None, audit_log_maxbackup=None, audit_log_maxsize=None),
+    ),
+    Mutant(
+        "etcd without client certificate auth",
+        ("tests/cluster/test_etcd.py::test_etcd_requires_client_certificate",
+         TLS + "test_component_tls_flag[etcd--trusted-ca-file]",
+         TLS + "test_component_tls_flag[etcd--client-cert-auth]"),
+        # etcd asks for client certificates whenever it has a trusted CA file
+        *restart("etcd", client_cert_auth="false", trusted_ca_file=None),
+    ),
+    Mutant(
+        "etcd and the API server talk plain HTTP",
+        (TLS + "test_component_tls_flag[etcd--listen-client-urls]",
+         TLS + "test_component_tls_flag[etcd--cert-file]",
+         TLS + "test_component_tls_flag[etcd--key-file]",
+         TLS + "test_component_tls_flag[kube-apiserver--etcd-servers]",
+         TLS + "test_component_tls_flag[kube-apiserver--etcd-cafile]",
+         TLS + "test_component_tls_flag[kube-apiserver--etcd-certfile]",
+         TLS + "test_component_tls_flag[kube-apiserver--etcd-keyfile]"),
+        *restart_two("etcd", {"listen-client-urls": "http://127.0.0.1:2379",
+                              "advertise-client-urls": "http://127.0.0.1:2379",
+                              "cert-file": None, "key-file": None, "trusted-ca-file": None,
+                              "client-cert-auth": None},
+                     "kube-apiserver", {"etcd-servers": "http://127.0.0.1:2379",
+                                        "etcd-cafile": None, "etcd-certfile": None,
+                                        "etcd-keyfile": None}),
+        # Their canary reads etcd over TLS with the client certificate.
+        breaks=("tests/cluster/test_etcd.py::test_etcd_requires_client_certificate",
+                "tests/cluster/test_encryption.py::test_secret_is_encrypted_in_etcd"),
+    ),
+    Mutant(
+        "etcd peers talk plain HTTP",
+        (TLS + "test_component_tls_flag[etcd--listen-peer-urls]",
+         TLS + "test_component_tls_flag[etcd--peer-*]"),
+        *restart("etcd", listen_peer_urls="http://127.0.0.1:2380",
+                 initial_advertise_peer_urls="http://127.0.0.1:2380",
+                 initial_cluster="kubeproof-node=http://127.0.0.1:2380",
+                 peer_cert_file=None, peer_key_file=None, peer_trusted_ca_file=None,
+                 peer_client_cert_auth=None),
+    ),
+    Mutant(
+        "API server does not verify the kubelet's certificate, which is self-signed",
+        (TLS + "test_component_tls_flag[kube-apiserver--kubelet-certificate-authority]",
+         TLS + "test_kubelet_tls[serving-certificate]"),
+        *chain(restart("kube-apiserver", kubelet_certificate_authority=None),
+               kubelet_config(tlsCertFile=None, tlsPrivateKeyFile=None)),
+    ),
+    Mutant(
+        "kubelet open (anonymous allowed, AlwaysAllow, no client CA, no certificate rotation), "
+        "and the API server calls it without a client certificate",
+        (TLS + "test_component_tls_flag[kube-apiserver--kubelet-client-*]",
+         KUBELET + "test_kubelet_setting_is_hardened[*-anonymous-auth]",
+         KUBELET + "test_kubelet_setting_is_hardened[*-authorization-mode]",
+         KUBELET + "test_kubelet_setting_is_hardened[*-rotate-certificates]",
+         KUBELET + "test_kubelet_client_ca_is_set[*]",
+         KUBELET + "*anonymous*request*",
+         TLS + "test_kubelet_tls[client-ca]"),
+        *chain(kubelet_config(**OPEN_KUBELET),
+               restart("kube-apiserver", kubelet_client_certificate=None,
+                       kubelet_client_key=None)),
+    ),
+    Mutant(
+        "etcd also listens on the node's address",
+        ("tests/cluster/test_etcd.py::test_workload_pod_cannot_reach_etcd[*]",),
+        *restart("etcd", listen_client_urls=f"https://127.0.0.1:2379,https://{L.NODE_IP}:2379",
+                 listen_peer_urls=f"https://127.0.0.1:2380,https://{L.NODE_IP}:2380"),
+    ),
+    Mutant(
+        "kubelet read-only port open",
+        (KUBELET + "test_kubelet_setting_is_hardened[*-read-only-port]",
+         KUBELET + "*read_only_port*"),
+        *restart("kubelet", read_only_port="10255"),
+    ),
+    Mutant(
+        "kubelet files world-writable and owned by nobody",
+        (KUBELET + "test_kubelet_file_is_guarded[*]",),
+        *loosen_kubelet_files(),
+    ),
+    Mutant(
+        "kubelet seccompDefault off",
+        ("tests/workloads/test_seccomp.py::*[no-profile-declared]",
+         "tests/host/test_runtime.py::test_runtime_applies_seccomp_by_default[*-default-for-workloads]"),
+        *kubelet_config(seccompDefault=False),
+    ),
+)
