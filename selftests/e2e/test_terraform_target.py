@@ -368,6 +368,12 @@ def test_known_hosts_entry_is_accepted(fake, netns_sshd, tmp_path, needs_local_c
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def default_sigint() -> None:
+    """In the child: SIGINT back to its default (a shell's background job starts with it
+    ignored, and the child would inherit that and never see the Ctrl-C this test sends)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("phase", ["during-apply", "during-tests"])
 def test_destroy_on_interrupt(fake, netns_sshd, needs_local_cluster, phase):
     """SIGINT to the pytest process (what Ctrl-C sends): destroy still runs."""
@@ -378,7 +384,7 @@ def test_destroy_on_interrupt(fake, netns_sshd, needs_local_cluster, phase):
                              str(fake.root / "test_controls.py"), "--rootdir", str(fake.root),
                              *fake.args(netns_sshd.fingerprint, netns_sshd.client_key)],
                             cwd=fake.root, env=fake.env(mode), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint)
     try:
         if phase == "during-apply":
             wait_for(lambda: "apply" in fake.commands(), 60, "the fake apply to start")

@@ -11,9 +11,12 @@ import ipaddress
 import json
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Iterator
+from importlib import util
 from pathlib import Path
+from types import ModuleType
 
 import paramiko
 import pytest
@@ -24,6 +27,7 @@ from cryptography.x509.oid import NameOID
 
 CONTROLS_MD_SHARED = Path(__file__).resolve().parents[3] / "shared" / "design" / "CONTROLS.md"
 CONTROLS_MD_COPY = Path(__file__).resolve().parents[2] / "docs" / "CONTROLS.md"
+CONTROL_TESTS = Path(__file__).resolve().parents[2] / "tests"
 
 
 def write_kubeconfig(path: Path, server: str, ca_pem: bytes | None = None,
@@ -175,3 +179,15 @@ def known_hosts_with(tmp_path: Path, port: int, key: paramiko.PKey) -> Path:
     path = tmp_path / "known_hosts"
     path.write_text(f"[127.0.0.1]:{port} {key.get_name()} {key.get_base64()}\n")
     return path
+
+
+def control_helper(relative: str) -> ModuleType:
+    """A helper module of the control tests (e.g. "workloads/macprofile.py"), imported from
+    its file: tests/ is no package, and its directories on sys.path would shadow this conftest."""
+    name = "kubeproof_controls_" + relative.removesuffix(".py").replace("/", "_")
+    if name not in sys.modules:
+        spec = util.spec_from_file_location(name, CONTROL_TESTS / relative)
+        module = util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

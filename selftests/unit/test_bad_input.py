@@ -6,6 +6,7 @@ import shutil
 
 import paramiko
 import pytest
+
 from conftest import known_hosts_with, unused_port, write_kubeconfig
 
 CONTROL_TEST = """

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import CONTROLS_MD_COPY, CONTROLS_MD_SHARED
 
+from conftest import CONTROLS_MD_COPY, CONTROLS_MD_SHARED
 from kubeproof import catalogue
 
 ROW = re.compile(r"^\| ([a-z]+\.[a-z0-9-]+) \| ([^|]+) \| ([a-z+]+) \|", re.M)

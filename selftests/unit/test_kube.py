@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write_kubeconfig
 
+from conftest import write_kubeconfig
 from kubeproof.kube import Clients, api_path
 from kubeproof.targets.base import Identity
 from kubeproof.targets.existing import parse_flags, parse_ssh_host

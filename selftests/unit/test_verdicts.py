@@ -16,22 +16,26 @@ from kubeproof import Inconclusive, expect_denied
 pytestmark = kubeproof.control("rbac.app-user-denied-kube-system")
 
 def test_pass(evidence):
-    with evidence.canary("own namespace"):
+    with evidence.canary("own namespace", guard="app user"):
         pass
-    expect_denied(evidence, "get pods in kube-system", denied=True, detail="403 Forbidden")
+    expect_denied(evidence, "get pods in kube-system", denied=True, detail="403 Forbidden",
+                  guard="app user")
 
 def test_fail(evidence):
-    with evidence.canary("own namespace"):
+    with evidence.canary("own namespace", guard="app user"):
         pass
-    expect_denied(evidence, "get pods in kube-system", denied=False, detail="200 OK")
+    expect_denied(evidence, "get pods in kube-system", denied=False, detail="200 OK",
+                  guard="app user")
 
 def test_denied_without_canary(evidence):
-    expect_denied(evidence, "get pods in kube-system", denied=True, detail="403 Forbidden")
+    expect_denied(evidence, "get pods in kube-system", denied=True, detail="403 Forbidden",
+                  guard="app user")
 
 def test_canary_failed(evidence):
-    with evidence.canary("own namespace"):
+    with evidence.canary("own namespace", guard="app user"):
         assert False, "own namespace: 403"
-    expect_denied(evidence, "get pods in kube-system", denied=True, detail="403 Forbidden")
+    expect_denied(evidence, "get pods in kube-system", denied=True, detail="403 Forbidden",
+                  guard="app user")
 
 def test_probe_setup_inconclusive(evidence):
     raise Inconclusive("probe pod never started: ImagePullBackOff")
@@ -111,7 +115,7 @@ def test_reasons_say_why(results):
 
 def test_evidence_is_kept(results):
     evidence = results["test_pass"]["evidence"]
-    assert {"label": "canary: own namespace", "value": "ok"} in evidence
+    assert {"label": "canary: own namespace", "value": "ok (guards app user)"} in evidence
     assert {"label": "get pods in kube-system", "value": "403 Forbidden"} in evidence
 
 
@@ -137,12 +141,27 @@ def test_worst():
 def test_expect_denied_needs_a_canary():
     evidence = Evidence()
     with pytest.raises(Inconclusive, match="no canary succeeded"):
-        expect_denied(evidence, "get", denied=True, detail="403")
-    with evidence.canary("own"):
+        expect_denied(evidence, "get", denied=True, detail="403", guard="app user")
+    with evidence.canary("own", guard="app user"):
         pass
-    expect_denied(evidence, "get", denied=True, detail="403")
+    expect_denied(evidence, "get", denied=True, detail="403", guard="app user")
     with pytest.raises(pytest.fail.Exception, match="allowed, expected a denial"):
-        expect_denied(evidence, "get", denied=False, detail="200")
+        expect_denied(evidence, "get", denied=False, detail="200", guard="app user")
+
+
+def test_a_canary_guards_only_its_own_identity_and_path():
+    evidence = Evidence()
+    with evidence.canary("the admin reads the path", guard="GET /version is served"):
+        pass
+    with evidence.canary("a precondition"):
+        pass
+    with pytest.raises(Inconclusive, match="same identity and path"):
+        expect_denied(evidence, "app user get", denied=True, detail="403", guard="app user")
+    with pytest.raises(Inconclusive, match="pod a/b has a network"):
+        expect_denied(evidence, "connect", denied=True, detail="curl 7",
+                      guard=("GET /version is served", "pod a/b has a network"))
+    expect_denied(evidence, "anonymous get", denied=True, detail="401",
+                  guard="GET /version is served")
 
 
 def test_evidence_is_redacted_on_entry():

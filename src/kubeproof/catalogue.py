@@ -152,7 +152,9 @@ CONTROLS: tuple[Control, ...] = (
     _c("admission.pod-security", 6, "config",
        "The cluster enforces pod security on application namespaces",
        "Label application namespaces `pod-security.kubernetes.io/enforce=restricted` (or "
-       "enable the PodSecurityPolicy plugin with a restricted policy on older clusters).",
+       "enable the PodSecurityPolicy plugin with a restricted policy on older clusters), and "
+       "exempt no username, no runtime class and no application namespace in the PodSecurity "
+       "plugin's configuration (`--admission-control-config-file`).",
        seed=True),
     # Workloads
     _c("seccomp.keyctl-denied", 6, "probe",
@@ -183,8 +185,8 @@ CONTROLS: tuple[Control, ...] = (
        refs=("CKS",)),
     _c("workload.apparmor-or-selinux-profile", 6, "config",
        "Each app container has an AppArmor profile or SELinux options applied",
-       "Set `appArmorProfile: {type: RuntimeDefault}` or `seLinuxOptions` in the "
-       "securityContext.", refs=("CKS",)),
+       "Set `appArmorProfile: {type: RuntimeDefault}` or `seLinuxOptions` with a confining "
+       "type (not `spc_t` or `unconfined_t`) in the securityContext.", refs=("CKS",)),
     _c("workload.sa-token-not-automounted", 2, "config",
        "App pods do not mount a service account token unless they need the API",
        "Set `automountServiceAccountToken: false` on the pod or its service account.",
@@ -209,7 +211,9 @@ CONTROLS: tuple[Control, ...] = (
        "(`istio-injection=enabled`), then restart the app.", seed=True),
     _c("mesh.mtls-strict", 11, "config+probe",
        "Mesh-wide mTLS is STRICT and plaintext requests to the app are refused",
-       "Apply a mesh-wide PeerAuthentication with `mtls.mode: STRICT` in the root namespace."),
+       "Apply a mesh-wide PeerAuthentication with `mtls.mode: STRICT` in the root namespace "
+       "and remove the PERMISSIVE or DISABLE modes (namespace, workload and portLevelMtls) of "
+       "the PeerAuthentications in the app namespace."),
     _c("egress.registered-host-allowed", 11, "probe",
        "The app pod reaches the external host registered by a ServiceEntry",
        "Register the host with a ServiceEntry (hosts, ports, resolution: DNS).", seed=True),

@@ -171,6 +171,11 @@ class Clients:
         self.identity = identity
         self.api = api_client(identity)
 
+    @property
+    def guard(self) -> str:
+        """What a canary of this identity at the API server guards (see api_guard)."""
+        return api_guard(self.identity.label)
+
     @cached_property
     def core(self) -> client.CoreV1Api:
         return client.CoreV1Api(self.api)
@@ -258,14 +263,20 @@ class Clients:
         )
 
 
+def api_guard(identity_label: str) -> str:
+    """The guard of an identity's requests to the API server (canaries and denials)."""
+    return f"{identity_label} at the API server"
+
+
 def assert_denied(evidence: Any, result: AccessResult) -> None:
-    """Assert an access check shows a denial, after a canary; disagreement is an error."""
+    """Assert an access check shows a denial, after a canary of the same identity at the API
+    server (see api_guard); disagreement between review and request is an error."""
     __tracebackhide__ = True
     if not result.agree:
         evidence.add("access check (disagreement)", str(result))
         raise Inconclusive(f"access review and real request disagree: {result}")
     expect_denied(evidence, f"{result.verb} {result.resource}", denied=result.denied,
-                  detail=str(result))
+                  detail=str(result), guard=api_guard(result.identity))
 
 
 class WaitTimeout(Inconclusive):

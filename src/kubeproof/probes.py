@@ -173,6 +173,11 @@ class ProbePods:
         self.timeout = timeout
         self.created: list[tuple[str, str]] = []
 
+    @property
+    def admission_guard(self) -> str:
+        """What a canary of pod admission for this runner's identity and namespace guards."""
+        return f"pods of {self.clients.identity.label} in {self.namespace} reach admission"
+
     def manifest(self, prefix: str, command: list[str], *, image: str | None = None,
                  pod: dict[str, Any] | None = None,
                  container: dict[str, Any] | None = None) -> dict[str, Any]:

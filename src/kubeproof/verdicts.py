@@ -80,57 +80,68 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+Guard = str | tuple[str, ...]
+
+
+def _guards(guard: Guard) -> tuple[str, ...]:
+    return (guard,) if isinstance(guard, str) else tuple(guard)
+
+
 class Evidence:
     """What a control test saw, kept for the report: labelled values, redacted on entry."""
 
     def __init__(self) -> None:
         self.entries: list[tuple[str, Any]] = []
-        self.canaries: list[tuple[str, bool]] = []
+        # (label, what it guards, succeeded)
+        self.canaries: list[tuple[str, str, bool]] = []
 
     def add(self, label: str, value: Any) -> Any:
         """Record one piece of evidence (credentials are masked); returns the value as given."""
         self.entries.append((label, redact(jsonable(value))))
         return value
 
-    @property
-    def canary_ok(self) -> bool:
-        """Whether at least one canary succeeded in this test."""
-        return any(ok for _, ok in self.canaries)
+    def guarded(self, guard: Guard) -> bool:
+        """Whether a canary succeeded for each identity and path the guard names."""
+        ok = {g for _, g, passed in self.canaries if passed}
+        return all(g in ok for g in _guards(guard))
 
     @contextmanager
-    def canary(self, label: str) -> Iterator[None]:
+    def canary(self, label: str, guard: str = "") -> Iterator[None]:
         """Run a canary: what the same identity and path must be allowed to do.
 
-        If the block fails (assertion or any error) the test ends as error, never as a pass
-        or a fail: a refusal only proves something when the canary got through.
+        guard names that identity and path (e.g. "pegress at the API server", "pod ns/name");
+        a denial counts only after a canary with the same guard got through (without a guard
+        the canary is a precondition that guards no denial). If the block fails (assertion
+        or any error) the test ends as error, never as a pass or a fail.
         """
         __tracebackhide__ = True
         try:
             yield
         except Exception as exc:
-            self.canaries.append((label, False))
+            self.canaries.append((label, guard, False))
             self.add(f"canary: {label}", f"failed: {type(exc).__name__}: {exc}")
             raise Inconclusive(f"canary failed ({label}): {type(exc).__name__}: {exc}") from exc
-        self.canaries.append((label, True))
-        self.add(f"canary: {label}", "ok")
+        self.canaries.append((label, guard, True))
+        self.add(f"canary: {label}", f"ok (guards {guard})" if guard else "ok")
 
     def as_list(self) -> list[dict[str, Any]]:
         """The evidence as a list of {label, value} records."""
         return [{"label": label, "value": value} for label, value in self.entries]
 
 
-def expect_denied(evidence: Evidence, what: str, *, denied: bool, detail: Any) -> None:
-    """Assert a forbidden action was refused; the refusal counts only after a canary passed.
+def expect_denied(evidence: Evidence, what: str, *, denied: bool, detail: Any,
+                  guard: Guard) -> None:
+    """Assert a forbidden action was refused; the refusal counts only after a canary on the
+    same identity and path (guard: one name, or several that must all have succeeded).
 
-    Allowed -> fail (with the detail as evidence). Denied without a successful canary in the
-    same test -> error.
+    Allowed -> fail (with the detail as evidence). Denied without such a canary -> error.
     """
     __tracebackhide__ = True
     evidence.add(what, detail)
     if not denied:
         pytest.fail(f"{what}: allowed, expected a denial; evidence: {redact(jsonable(detail))}")
-    if not evidence.canary_ok:
+    if not evidence.guarded(guard):
         raise Inconclusive(
-            f"{what}: denied, but no canary succeeded in this test, so the denial proves nothing"
+            f"{what}: denied, but no canary succeeded on the same identity and path "
+            f"({', '.join(_guards(guard))}), so the denial proves nothing"
         )
-

@@ -1,4 +1,5 @@
-"""Pod security admission: application namespaces enforce a pod security standard (item 6).
+"""Pod security admission: application namespaces enforce a pod security standard, and the
+PodSecurity plugin exempts nothing that would let pods bypass it (item 6).
 
 Pod Security Admission (PSA) namespace labels on current clusters; the PodSecurityPolicy
 admission plugin with a restricted policy on clusters before 1.25. Whichever the cluster
@@ -7,26 +8,17 @@ has is named in the evidence; neither is a failure.
 
 from __future__ import annotations
 
+import admissionconfig
 import pytest
 
 import kubeproof
 from kubeproof.kube import REQUEST_TIMEOUT
+from kubeproof.podsecurity import PSA_LABEL, restricted_psp_gaps
+from kubeproof.targets.base import NODE_ACCESS
 
-PSA = "pod-security.kubernetes.io/"
 # A baseline level counts only with a written reason on the namespace.
 JUSTIFICATION = "kubeproof.io/pod-security-baseline-justification"
-
-
-def _restricted_psp(psp: dict) -> bool:
-    """Whether a PodSecurityPolicy spec is at least as strict as the restricted standard."""
-    spec = psp.get("spec", {})
-    return (not spec.get("privileged") and not spec.get("hostNetwork")
-            and not spec.get("hostPID") and not spec.get("hostIPC")
-            and spec.get("allowPrivilegeEscalation") is False
-            and spec.get("runAsUser", {}).get("rule") == "MustRunAsNonRoot"
-            and "ALL" in (spec.get("requiredDropCapabilities") or [])
-            and "hostPath" not in (spec.get("volumes") or ["*"])
-            and "*" not in (spec.get("volumes") or ["*"]))
+CONFIG_FLAG = "admission-control-config-file"
 
 
 def _psp_in_use(admin_api, namespace: str, flags: dict[str, str], evidence) -> bool:
@@ -39,9 +31,12 @@ def _psp_in_use(admin_api, namespace: str, flags: dict[str, str], evidence) -> b
         evidence.add("PodSecurityPolicy", "not served by this cluster (removed in 1.25)")
         return False
     plugins = flags.get("enable-admission-plugins", "")
-    policies = admin_api.request("GET", "/apis/policy/v1beta1/podsecuritypolicies").body
-    restricted = [p["metadata"]["name"] for p in (policies or {}).get("items", [])
-                  if _restricted_psp(p)]
+    listed = admin_api.request("GET", "/apis/policy/v1beta1/podsecuritypolicies")
+    if listed.status != 200:
+        raise kubeproof.Inconclusive(f"cannot list PodSecurityPolicies: {listed.request} -> "
+                                     f"{listed.status} {listed.message}")
+    restricted = [p["metadata"]["name"] for p in (listed.body or {}).get("items", [])
+                  if not restricted_psp_gaps(p.get("spec") or {})]
     usable = [name for name in restricted if _sa_may_use(admin_api, namespace, name)]
     evidence.add("PodSecurityPolicy", {"admission plugins": plugins or "(flags unknown)",
                                        "restricted policies": restricted,
@@ -69,14 +64,14 @@ def test_app_namespace_enforces_pod_security(cluster, admin_api, evidence):
     namespace = cluster.app_namespace
     with evidence.canary(f"the admin reads namespace {namespace}"):
         ns = admin_api.core.read_namespace(namespace, _request_timeout=REQUEST_TIMEOUT)
-    labels = {k: v for k, v in (ns.metadata.labels or {}).items() if k.startswith(PSA)}
+    labels = {k: v for k, v in (ns.metadata.labels or {}).items() if k.startswith(PSA_LABEL)}
     evidence.add(f"PSA labels on {namespace}", labels or "none")
     flags = cluster.component_flags.get("kube-apiserver", {})
     disabled = "PodSecurity" in flags.get("disable-admission-plugins", "").split(",")
     evidence.add("PodSecurity admission plugin",
                  "disabled (--disable-admission-plugins)" if disabled
                  else "enabled (built in since 1.25)" if flags else "flags unknown")
-    level = labels.get(PSA + "enforce")
+    level = labels.get(PSA_LABEL + "enforce")
     justification = (ns.metadata.annotations or {}).get(JUSTIFICATION, "").strip()
     if not disabled and level == "restricted":
         evidence.add("mechanism", "Pod Security Admission, enforce=restricted")
@@ -91,4 +86,54 @@ def test_app_namespace_enforces_pod_security(cluster, admin_api, evidence):
            else f"enforce=baseline without a {JUSTIFICATION} annotation" if level == "baseline"
            else f"enforce={level}" if level else "no enforce label")
     pytest.fail(f"namespace {namespace} does not enforce pod security: {why}, and no "
-                         f"restricted PodSecurityPolicy applies; labels: {labels or 'none'}")
+                f"restricted PodSecurityPolicy applies; labels: {labels or 'none'}")
+
+
+def _pod_security_entry(node_text, path: str, evidence) -> dict | None:
+    """The PodSecurity entry of the AdmissionConfiguration file the API server names."""
+    node, text = node_text(path)
+    entry = admissionconfig.plugin_entry(admissionconfig.load_yaml(text, path), path)
+    evidence.add(f"PodSecurity entry of {path} (node {node})", entry or "none")
+    return entry
+
+
+def _pod_security_settings(node_text, entry: dict, admission_path: str, evidence) -> dict:
+    """The defaults and exemptions of the plugin's configuration, inline or in its own file."""
+    path = admissionconfig.configuration_path(entry, admission_path)
+    if path is None:
+        evidence.add("PodSecurity configuration", f"inline in {admission_path}")
+        return admissionconfig.pod_security_settings(entry.get("configuration"),
+                                                     f"{admission_path} (inline)")
+    node, text = node_text(path)
+    evidence.add("PodSecurity configuration", f"{path} (node {node})")
+    return admissionconfig.pod_security_settings(admissionconfig.load_yaml(text, path), path)
+
+
+@kubeproof.control("admission.pod-security")
+def test_pod_security_plugin_exempts_nothing(cluster, request, apiserver_flags, evidence):
+    """The PodSecurity admission plugin exempts no user, no runtime class and not the
+    application namespace (an exemption bypasses pod security entirely)."""
+    with evidence.canary("kube-apiserver flags were read"):
+        assert apiserver_flags.get("secure-port") or apiserver_flags.get("etcd-servers"), \
+            apiserver_flags
+    path = apiserver_flags.get(CONFIG_FLAG)
+    evidence.add(f"--{CONFIG_FLAG}", path or "(absent)")
+    if not path:
+        evidence.add("PodSecurity configuration", "none: the built-in defaults apply "
+                     "(privileged where no namespace label says otherwise) and nothing is "
+                     "exempt")
+        return
+    if not cluster.has(NODE_ACCESS):
+        raise kubeproof.Inconclusive(f"--{CONFIG_FLAG}={path} is set, but the {cluster.target} "
+                                     f"target cannot read node files to see its exemptions")
+    node_text = request.getfixturevalue("node_text")
+    entry = _pod_security_entry(node_text, path, evidence)
+    if entry is None:
+        evidence.add("PodSecurity configuration", f"none in {path}: the built-in defaults "
+                     f"apply and nothing is exempt")
+        return
+    settings = _pod_security_settings(node_text, entry, path, evidence)
+    evidence.add("PodSecurity defaults", settings["defaults"])
+    evidence.add("PodSecurity exemptions", settings["exemptions"])
+    bypasses = admissionconfig.bypasses(settings["exemptions"], cluster.app_namespace)
+    assert not bypasses, f"the PodSecurity admission plugin exempts: {bypasses}"

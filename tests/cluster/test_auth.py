@@ -24,7 +24,7 @@ ANONYMOUS_PATHS = {
 def test_anonymous_request_is_refused(admin_api, api_server, evidence, path):
     """An anonymous request to the API server is refused (401/403), not served."""
     query = [("limit", "1")] if "secrets" in path else []
-    with evidence.canary(f"the admin gets GET {path}"):
+    with evidence.canary(f"the admin gets GET {path}", guard=f"GET {path} is served"):
         admin = admin_api.request("GET", path, query=query)
         evidence.add("as admin", f"{admin.request} -> {admin.status}")
         assert admin.status == 200, f"{admin.request} -> {admin.status} {admin.message}"
@@ -34,7 +34,8 @@ def test_anonymous_request_is_refused(admin_api, api_server, evidence, path):
                              timeout=REQUEST_TIMEOUT)
     kubeproof.expect_denied(evidence, f"anonymous GET {url}",
                             denied=anonymous.status_code in (401, 403),
-                            detail=f"{anonymous.status_code} {anonymous.text[:200]!r}")
+                            detail=f"{anonymous.status_code} {anonymous.text[:200]!r}",
+                            guard=f"GET {path} is served")
 
 
 def _authentication_config_has_jwt(request, path: str) -> bool:

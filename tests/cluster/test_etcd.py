@@ -23,7 +23,8 @@ def test_etcd_requires_client_certificate(cluster, evidence):
     kubeproof.require(cluster, ETCD_ACCESS)
     etcd = cluster.etcd
     url = f"{etcd.endpoint}/version"
-    with evidence.canary(f"GET {url} with the client certificate {etcd.cert_file.name}"):
+    with evidence.canary(f"GET {url} with the client certificate {etcd.cert_file.name}",
+                         guard=f"etcd {url}"):
         served = requests.get(url, cert=(str(etcd.cert_file), str(etcd.key_file)),
                               verify=str(etcd.ca_file), timeout=REQUEST_TIMEOUT)
         evidence.add("with client certificate", f"{served.status_code} {served.text[:120]}")
@@ -32,10 +33,10 @@ def test_etcd_requires_client_certificate(cluster, evidence):
         bare = requests.get(url, verify=str(etcd.ca_file), timeout=REQUEST_TIMEOUT)
     except (requests.exceptions.SSLError, requests.ConnectionError) as exc:
         kubeproof.expect_denied(evidence, f"GET {url} without a client certificate", denied=True,
-                                detail=f"refused in the handshake: {exc}")
+                                detail=f"refused in the handshake: {exc}", guard=f"etcd {url}")
         return
     kubeproof.expect_denied(evidence, f"GET {url} without a client certificate", denied=False,
-                            detail=f"{bare.status_code} {bare.text[:200]!r}")
+                            detail=f"{bare.status_code} {bare.text[:200]!r}", guard=f"etcd {url}")
 
 
 def _hosts_and_client_port(cluster, admin_api) -> tuple[list[str], int]:
@@ -91,7 +92,9 @@ def test_workload_pod_cannot_reach_etcd(cluster, admin_api, probe_pods, evidence
     evidence.add("probe log", run.logs)
     results = _parse(run.logs)
     canary = "{}:{}".format(*CANARY)
-    with evidence.canary(f"the same pod connects to the API server's Service {canary}"):
+    pod = f"pod {run.namespace}/{run.name}"
+    with evidence.canary(f"the same pod connects to the API server's Service {canary}",
+                         guard=pod):
         assert canary in results, f"no canary line in the probe's log: {run.logs[-300:]}"
         assert results[canary][0] == 0, f"nc {canary}: rc {results[canary][0]} " \
                                         f"{results[canary][1]}"
@@ -108,4 +111,4 @@ def test_workload_pod_cannot_reach_etcd(cluster, admin_api, probe_pods, evidence
     kubeproof.expect_denied(evidence, f"TCP connections to etcd's {port} port {number}",
                             denied=not reached,
                             detail={"reached": reached or "none",
-                                    "tried": [f"{h}:{number}" for h in hosts]})
+                                    "tried": [f"{h}:{number}" for h in hosts]}, guard=pod)

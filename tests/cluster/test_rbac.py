@@ -20,7 +20,8 @@ RBAC_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rbac"
 def _app_user_can_list_own_pods(cluster, app_api, evidence) -> None:
     """Canary: the app user lists pods in its own namespace (review and request agree)."""
     own = cluster.app_namespace
-    with evidence.canary(f"{cluster.app_user} lists pods in its own namespace {own}"):
+    with evidence.canary(f"{cluster.app_user} lists pods in its own namespace {own}",
+                         guard=app_api.guard):
         canary = app_api.check_access("list", "pods", namespace=own)
         evidence.add("own namespace", str(canary))
         assert canary.review_allowed and canary.request_allowed, str(canary)
@@ -144,15 +145,16 @@ def test_app_user_has_no_power_beyond_its_namespace(cluster, app_api, evidence, 
         namespace = case.removeprefix("rules-in-")
         beyond = _rules_beyond(app_api, namespace, evidence)
         kubeproof.expect_denied(evidence, f"rules of {cluster.app_user} in {namespace}",
-                                denied=not beyond, detail=beyond or "discovery only")
+                                denied=not beyond, detail=beyond or "discovery only",
+                                guard=app_api.guard)
         return
     verb, resource, subresource, group, namespace = BEYOND_NAMESPACE[case]
     allowed, reason = app_api.review(verb, resource, namespace, group, subresource=subresource)
     what = f"{verb} {resource}{'/' + subresource if subresource else ''}" + (
         f" in {namespace}" if namespace else "")
     kubeproof.expect_denied(evidence, f"access review: {cluster.app_user} may {what}",
-                            denied=not allowed, detail=reason or ("allowed" if allowed
-                                                                  else "denied"))
+                            denied=not allowed, guard=app_api.guard,
+                            detail=reason or ("allowed" if allowed else "denied"))
 
 
 @kubeproof.control("rbac.authorization-mode")

@@ -4,6 +4,7 @@ every control-plane hop is configured with certificates (checklist item 1)."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
 import ssl
 import warnings
@@ -12,9 +13,13 @@ import pytest
 import requests
 
 import kubeproof
+from kubeproof import connect
 from kubeproof.kube import REQUEST_TIMEOUT
 
 CONNECT_TIMEOUT = 5
+RUNNER = "the kubeproof runner"  # where the connections made by this process come from
+LEGACY_INSECURE_PORT = 8080  # the removed --insecure-port's default (bound to 127.0.0.1)
+TLS_ONLY_ANSWER = "Client sent an HTTP request to an HTTPS server"  # Go's answer to plaintext
 
 
 def _connect(host: str, port: int) -> socket.socket:
@@ -60,6 +65,47 @@ def _offered_version(ctx: ssl.SSLContext, host: str) -> str:
     return hello[9:11].hex()
 
 
+def _peer_certificate(api_server) -> str | None:
+    """The API server's certificate (base64 DER) from a handshake verified with the cluster
+    CA."""
+    with _connect(api_server.host, api_server.port) as raw, \
+            _context(api_server.cluster_ca).wrap_socket(raw, server_hostname=api_server.host) \
+            as tls:
+        return connect.first_certificate(ssl.DER_cert_to_PEM_cert(tls.getpeercert(True)))
+
+
+def _plaintext_ports(flags: dict[str, str]) -> list[int]:
+    """Where a legacy insecure port may listen: 8080, and --insecure-port when it is not 0.
+    The flag is never taken on trust: --insecure-port=0 still probes 8080."""
+    value = flags.get("insecure-port") or "0"
+    if not value.isdigit():
+        raise kubeproof.Inconclusive(f"kube-apiserver --insecure-port={value!r} is not a port")
+    return sorted({LEGACY_INSECURE_PORT, int(value)} - {0})
+
+
+def _plain_get(host: str, port: int) -> connect.Attempt:
+    """A plaintext HTTP GET /version from this process."""
+    url = f"http://{connect.url_host(host)}:{port}/version"
+    conn = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT)
+    try:
+        conn.request("GET", "/version")
+        answer = conn.getresponse()
+        body = answer.read(200).decode("utf-8", "replace")
+        return connect.Attempt(url, RUNNER, connect.Outcome.ANSWERED, answer.status, body)
+    except (OSError, http.client.HTTPException) as exc:
+        return connect.from_exception(url, RUNNER, exc)
+    finally:
+        conn.close()
+
+
+def _serves_plaintext(attempt: connect.Attempt) -> bool:
+    """Whether an attempt got an API answer over plaintext (a TLS-only server's 400 is a
+    refusal; a timeout is Inconclusive)."""
+    if attempt.refused():
+        return False
+    return not (attempt.status == 400 and TLS_ONLY_ANSWER in attempt.body)
+
+
 @kubeproof.control("tls.api-server")
 def test_api_server_certificate_chains_to_cluster_ca(api_server, evidence):
     """The API server's certificate chains to the cluster CA and names its address."""
@@ -84,7 +130,8 @@ def test_api_server_refuses_legacy_tls(api_server, evidence, legacy):
     """The API server refuses TLS 1.0 and 1.1 handshakes."""
     version, wire = LEGACY[legacy]
     ctx = _context(api_server.cluster_ca, version)
-    with evidence.canary("the same client completes a TLS 1.2+ handshake"):
+    guard = f"{RUNNER} to {api_server.url}"
+    with evidence.canary("the same client completes a TLS 1.2+ handshake", guard=guard):
         evidence.add("modern handshake", _handshake(api_server, _context(api_server.cluster_ca)))
     with evidence.canary(f"this client really offers {legacy} (ClientHello version {wire})"):
         offered = _offered_version(ctx, api_server.host)
@@ -94,12 +141,14 @@ def test_api_server_refuses_legacy_tls(api_server, evidence, legacy):
     except ssl.SSLCertVerificationError as exc:
         # The server went as far as sending its certificate: it accepted the legacy version.
         negotiated = {"version": legacy, "then": f"certificate not verified: {exc}"}
-    except (ssl.SSLError, ConnectionResetError) as exc:
+    except OSError as exc:  # ssl.SSLError, a reset, a timeout
+        attempt = connect.from_exception(api_server.url, RUNNER, exc)
         kubeproof.expect_denied(evidence, f"{legacy} handshake with {api_server.url}",
-                                denied=True, detail=f"refused: {type(exc).__name__}: {exc}")
+                                denied=attempt.refused(), detail=attempt.summary(),
+                                guard=guard)
         return
     kubeproof.expect_denied(evidence, f"{legacy} handshake with {api_server.url}",
-                            denied=False, detail=negotiated)
+                            denied=False, detail=negotiated, guard=guard)
 
 
 @kubeproof.control("tls.api-server")
@@ -107,25 +156,61 @@ def test_api_server_refuses_legacy_tls(api_server, evidence, legacy):
 def test_api_server_serves_no_plaintext_http(cluster, api_server, evidence, port):
     """No port of the API server answers API requests over plaintext HTTP."""
     flags = cluster.component_flags.get("kube-apiserver", {})
-    number = api_server.port if port == "secure-port" else int(flags.get("insecure-port") or 8080)
-    if number == 0:
-        evidence.add("plaintext port", "--insecure-port=0 (disabled)")
-        return
-    with evidence.canary(f"an HTTPS request to {api_server.url} gets an HTTP answer"):
+    numbers = [api_server.port] if port == "secure-port" else _plaintext_ports(flags)
+    guard = f"{RUNNER} to {api_server.host}"
+    with evidence.canary(f"an HTTPS request to {api_server.url} gets an HTTP answer",
+                         guard=guard):
         answer = requests.get(f"{api_server.url}/version", verify=api_server.ca_file,
                               timeout=REQUEST_TIMEOUT)
         evidence.add("over TLS", f"GET {api_server.url}/version -> {answer.status_code}")
-    url = f"http://{api_server.host}:{number}/version"
-    try:
-        plain = requests.get(url, timeout=REQUEST_TIMEOUT, allow_redirects=False)
-    except requests.ConnectionError as exc:
-        kubeproof.expect_denied(evidence, f"GET {url}", denied=True,
-                                detail=f"no connection: {exc.__class__.__name__}")
-        return
-    # A TLS-only Go server answers plaintext with 400 "Client sent an HTTP request to an
-    # HTTPS server"; any other answer means something serves HTTP there.
-    kubeproof.expect_denied(evidence, f"GET {url}", denied=plain.status_code == 400,
-                            detail=f"{plain.status_code} {plain.text[:200]!r}")
+    attempts = [_plain_get(api_server.host, number) for number in numbers]
+    evidence.add("plaintext attempts", [a.summary() for a in attempts])
+    served = [a.url for a in attempts if _serves_plaintext(a)]
+    kubeproof.expect_denied(evidence, f"plaintext GET /version on {api_server.host} ports "
+                                      f"{numbers} ({RUNNER})",
+                            denied=not served, detail=f"served at {served}" if served else
+                            "refused", guard=guard)
+
+
+def _api_server_node(node_hosts):
+    """The first reachable node a kube-apiserver process runs on (skips when none does)."""
+    for node, host in node_hosts:
+        found = host.run("pgrep -x kube-apiserver")
+        if found.rc == 0:
+            return node, host
+        if found.rc != 1:
+            raise kubeproof.Inconclusive(f"cannot list processes on node {node.name} (pgrep "
+                                         f"-x kube-apiserver): {found.stderr.strip()}")
+    pytest.skip(f"no kube-apiserver process runs on the nodes kubeproof reaches "
+                f"({', '.join(n.name for n, _ in node_hosts)}): a managed control plane, or "
+                f"no access to a control-plane node; the node-local insecure port is not probed")
+
+
+@kubeproof.control("tls.api-server")
+def test_api_server_node_serves_no_plaintext_http(cluster, api_server, node_hosts, evidence):
+    """On the API server's own node, nothing answers plaintext HTTP on the legacy insecure
+    port (127.0.0.1:8080, or --insecure-port and --insecure-bind-address)."""
+    node, host = _api_server_node(node_hosts)
+    origin = f"curl on node {node.name}"
+    flags = cluster.component_flags.get("kube-apiserver", {})
+    with evidence.canary(f"from node {node.name}, {api_server.url} completes a TLS handshake "
+                         f"with the certificate that chains to the cluster CA", guard=origin):
+        expected = _peer_certificate(api_server)
+        secure = connect.curl(host, f"{api_server.url}/version", origin)
+        evidence.add("over TLS", secure.summary())
+        assert expected and secure.certificate == expected, (
+            f"the server at {api_server.url} seen from node {node.name} presents another "
+            f"certificate than the one the cluster CA verifies")
+    addresses = sorted({connect.url_host(a) for a in
+                        ("127.0.0.1", flags.get("insecure-bind-address", "127.0.0.1"))})
+    attempts = [connect.curl(host, f"http://{address}:{port}/version", origin)
+                for address in addresses for port in _plaintext_ports(flags)]
+    evidence.add("plaintext attempts", [a.summary() for a in attempts])
+    served = [a.url for a in attempts if _serves_plaintext(a)]
+    kubeproof.expect_denied(evidence, f"plaintext GET /version on the legacy insecure port "
+                                      f"({origin})",
+                            denied=not served, detail=f"served at {served}" if served else
+                            "refused", guard=origin)
 
 
 # (component, flag, expectation): "set" = non-empty, "true", or "https" = every URL https://

@@ -65,6 +65,7 @@ class Outcome:
     gateway_denied: bool
     server: str
     body: str
+    pod: str  # namespace/name of the probe pod that made the request
 
     def reached(self, body: str) -> bool:
         """Whether the answer came from the host whose known body is given."""
@@ -125,8 +126,8 @@ def script(requests: list[Request], wait_for: str = "", body: str = "",
     return "\n".join(lines) + "\n"
 
 
-def parse(log: str, requests: list[Request]) -> dict[str, Outcome]:
-    """The outcome of each request, by label, from the probe pod's log."""
+def parse(log: str, requests: list[Request], pod: str) -> dict[str, Outcome]:
+    """The outcome of each request, by label, from the log of the probe pod (namespace/name)."""
     by_label = {r.label: r for r in requests}
     outcomes: dict[str, Outcome] = {}
     fields: dict[str, str] = {}
@@ -140,7 +141,7 @@ def parse(log: str, requests: list[Request]) -> dict[str, Outcome]:
                 str(by_label[label]), int(fields.get("rc", "-1") or -1),
                 int(code) if code.isdigit() else 0, remote, fields.get("err", ""),
                 fields.get("denied", "0").strip() not in ("", "0"), fields.get("server", ""),
-                fields.get("body", ""))
+                fields.get("body", ""), pod)
             label = None
         elif label is not None and "=" in line:
             key, _, value = line.partition("=")

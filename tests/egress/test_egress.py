@@ -45,7 +45,7 @@ def from_app_namespace(cluster, egress, probe_pods, evidence):
                      f"{', sidecar injection off' if no_sidecar else ''}): {done.phase}; "
                      f"polled {registered} {polls(done.logs)} time(s) until it answered "
                      "(the enforcer programs a new pod's policies asynchronously)")
-        outcomes = parse(done.logs, requests)
+        outcomes = parse(done.logs, requests, f"{done.namespace}/{done.name}")
         missing = [r.label for r in requests if r.label not in outcomes]
         if missing:
             raise kubeproof.Inconclusive(f"probe pod {done.namespace}/{done.name} reported no "
@@ -62,7 +62,8 @@ def canary(egress: EgressHosts) -> Request:
 
 def check_canary(evidence, egress: EgressHosts, outcome: Outcome) -> None:
     """The same pod reaches the registered host, so a refusal is not a dead network."""
-    with evidence.canary(f"the same pod reaches {egress.registered} by name"):
+    with evidence.canary(f"the same pod reaches {egress.registered} by name",
+                         guard=f"pod {outcome.pod}"):
         evidence.add("canary request", str(outcome))
         assert outcome.reached(egress.bodies[egress.registered]), str(outcome)
 
@@ -75,7 +76,7 @@ def expect_blocked(evidence, egress: EgressHosts, outcome: Outcome, host: str,
     if not reached:
         evidence.add("refused by", outcome.refusal(gateway))
     kubeproof.expect_denied(evidence, f"{outcome.request} (from the app namespace)",
-                            denied=not reached, detail=str(outcome))
+                            denied=not reached, detail=str(outcome), guard=f"pod {outcome.pod}")
 
 
 # ---- egress.registered-host-allowed ---------------------------------------------------------

@@ -3,6 +3,7 @@ STRICT so a plaintext request from outside the mesh is refused (checklist item 1
 
 from __future__ import annotations
 
+import peerauth
 import pytest
 from kubernetes.client.exceptions import ApiException
 
@@ -65,27 +66,50 @@ def test_app_pods_have_a_sidecar(mesh, cluster, admin_api, evidence):
         f"{[n for n, ok in found.items() if not ok]}"
 
 
-@kubeproof.control("mesh.mtls-strict")
-def test_mesh_wide_peer_authentication_is_strict(mesh, admin_api, evidence):
-    """Mesh-wide mTLS is STRICT and plaintext requests to the app are refused."""
+def peer_authentications(admin_api, namespace: str) -> list[dict]:
+    """The PeerAuthentications of a namespace (security.istio.io v1, else v1beta1)."""
     group, plural = PEER_AUTHN
-    with evidence.canary("the admin reads namespaces"):
-        admin_api.core.read_namespace("kube-system", _request_timeout=REQUEST_TIMEOUT)
-    policies = []
     for version in ("v1", "v1beta1"):
         try:
-            policies = admin_api.custom.list_namespaced_custom_object(
-                group, version, ISTIO_NAMESPACE, plural,
-                _request_timeout=REQUEST_TIMEOUT)["items"]
-            break
+            return admin_api.custom.list_namespaced_custom_object(
+                group, version, namespace, plural, _request_timeout=REQUEST_TIMEOUT)["items"]
         except ApiException as exc:
             if exc.status != 404:
                 raise
+    return []
+
+
+@kubeproof.control("mesh.mtls-strict")
+def test_mesh_wide_peer_authentication_is_strict(mesh, admin_api, evidence):
+    """Mesh-wide mTLS is STRICT and plaintext requests to the app are refused."""
+    with evidence.canary("the admin reads namespaces"):
+        admin_api.core.read_namespace("kube-system", _request_timeout=REQUEST_TIMEOUT)
+    policies = peer_authentications(admin_api, ISTIO_NAMESPACE)
     modes = {p["metadata"]["name"]: (p.get("spec") or {}).get("mtls", {}).get("mode")
              for p in policies if not (p.get("spec") or {}).get("selector")}
     evidence.add(f"mesh-wide PeerAuthentications in {ISTIO_NAMESPACE}", modes or "none")
     assert modes and all(m == "STRICT" for m in modes.values()), (
         f"mesh-wide PeerAuthentication in {ISTIO_NAMESPACE} is not STRICT: {modes or 'none'}")
+
+
+@kubeproof.control("mesh.mtls-strict")
+def test_no_peer_authentication_weakens_mtls_for_the_app(mesh, cluster, admin_api, evidence):
+    """No namespace-, workload- or port-level PeerAuthentication makes mTLS PERMISSIVE or
+    DISABLE for the app's pods (one that applies counts even where a STRICT workload policy
+    also applies: a pod without that workload's labels falls back to it)."""
+    namespace = cluster.app_namespace
+    pods = app_pods(cluster, admin_api)
+    with evidence.canary(f"the cluster serves the PeerAuthentication API ({PEER_AUTHN[0]})"):
+        served = admin_api.request("GET", f"/apis/{PEER_AUTHN[0]}")
+        assert served.status == 200, f"{served.request} -> {served.status} {served.message}"
+    policies = peer_authentications(admin_api, namespace)
+    evidence.add(f"PeerAuthentications in {namespace}",
+                 {p["metadata"]["name"]: p.get("spec") or {} for p in policies} or "none")
+    labels = {p.metadata.name: p.metadata.labels or {} for p in pods}
+    weakening = peerauth.overrides(policies, labels)
+    evidence.add("overrides that weaken mTLS for the app's pods", weakening or "none")
+    assert not weakening, f"PeerAuthentications in {namespace} weaken mTLS for the app: " \
+                          f"{weakening}"
 
 
 @kubeproof.control("mesh.mtls-strict")
@@ -104,7 +128,8 @@ def test_plaintext_request_to_app_is_refused(mesh, cluster, admin_api, probe_pod
                          pod={"metadata": {"annotations": {"sidecar.istio.io/inject": "false"}}})
     codes = dict(line.split("=", 1) for line in run.logs.split() if "=" in line)
     evidence.add("probe outside the mesh", f"{run.namespace}/{run.name}: {codes}")
-    with evidence.canary("the same pod resolves kubernetes.default through the cluster DNS"):
+    with evidence.canary("the same pod resolves kubernetes.default through the cluster DNS",
+                         guard=f"pod {run.namespace}/{run.name}"):
         assert codes.get("canary") == "0", f"canary curl exit {codes.get('canary')}"
     attempt = int(codes.get("attempt", "-1"))
     if attempt in (7, 28):
@@ -114,4 +139,5 @@ def test_plaintext_request_to_app_is_refused(mesh, cluster, admin_api, probe_pod
     kubeproof.expect_denied(evidence, f"plaintext GET {target} from outside the mesh",
                             denied=attempt in REFUSED_PLAINTEXT,
                             detail=f"curl exit {attempt} "
-                                   f"({REFUSED_PLAINTEXT.get(attempt, 'answered or other')})")
+                                   f"({REFUSED_PLAINTEXT.get(attempt, 'answered or other')})",
+                            guard=f"pod {run.namespace}/{run.name}")

@@ -123,13 +123,25 @@ def resolve(probe_pods, evidence, client) -> tuple[bool, str]:
     return result.exit_code == 0 and "Address" in answer.split(name, 1)[-1], answer
 
 
-def expect_blocked(evidence, what: str, code: int) -> None:
-    """A connection attempt must not have connected; an unexpected curl error is Inconclusive."""
+def listens(ip: str, port: int) -> str:
+    """The guard of a canary showing that something listens at ip:port."""
+    return f"{ip}:{port} listens"
+
+
+def has_network(pod) -> str:
+    """The guard of a canary showing that a pod's network works."""
+    return f"pod {pod.metadata.namespace}/{pod.metadata.name} has a network"
+
+
+def expect_blocked(evidence, what: str, code: int, guard: tuple[str, str]) -> None:
+    """A connection attempt must not have connected; an unexpected curl error is Inconclusive.
+    guard: the canaries that the target listens and the client has a network."""
     __tracebackhide__ = True
     if code not in REFUSED_CURL_EXITS | {0}:
         raise kubeproof.Inconclusive(f"{what}: curl failed with exit {code}, which is neither "
                                      f"a connection nor a refusal")
-    kubeproof.expect_denied(evidence, what, denied=code != 0, detail=f"curl exit {code}")
+    kubeproof.expect_denied(evidence, what, denied=code != 0, detail=f"curl exit {code}",
+                            guard=guard)
 
 
 def app_target(admin_api, namespace: str) -> tuple[str, str, int]:
@@ -150,18 +162,21 @@ def test_other_namespace_cannot_reach_the_app(cluster, admin_api, netpol_pods, r
     name, ip, port = app_target(admin_api, cluster.app_namespace)
     evidence.add("app pod", f"{cluster.app_namespace}/{name} {ip}:{port}")
     with evidence.canary(f"the app pod listens on {port}: the API server's pod proxy reaches "
-                         f"it (an allowed path), so a refused connection is the policy's"):
+                         f"it (an allowed path), so a refused connection is the policy's",
+                         guard=listens(ip, port)):
         answer = admin_api.request(
             "GET", f"/api/v1/namespaces/{cluster.app_namespace}/pods/{name}:{port}/proxy/")
         evidence.add("through the pod proxy", f"{answer.request} -> {answer.status}")
         assert answer.status not in (502, 503), f"{answer.request} -> {answer.status} " \
                                                 f"{answer.message}"
     probe_pods, pods = netpol_pods
-    with evidence.canary(f"the client reaches a listener pod in {run_namespace}"):
+    with evidence.canary(f"the client reaches a listener pod in {run_namespace}",
+                         guard=has_network(pods["client"])):
         assert connect(probe_pods, evidence, pods["client"], pods["listener"].status.pod_ip,
                        8080) == 0
     code = connect(probe_pods, evidence, pods["client"], ip, port)
-    expect_blocked(evidence, f"{run_namespace} -> app pod {ip}:{port}", code)
+    expect_blocked(evidence, f"{run_namespace} -> app pod {ip}:{port}", code,
+                   (listens(ip, port), has_network(pods["client"])))
 
 
 @kubeproof.control("netpol.enforced")
@@ -170,13 +185,16 @@ def test_app_namespace_cannot_reach_an_arbitrary_pod(cluster, netpol_pods, run_n
     """A pod in the app namespace cannot reach a pod in another namespace (egress denied)."""
     probe_pods, pods = netpol_pods
     listener_ip = pods["listener"].status.pod_ip
-    with evidence.canary(f"a client in {run_namespace} reaches the listener {listener_ip}"):
+    with evidence.canary(f"a client in {run_namespace} reaches the listener {listener_ip}",
+                         guard=listens(listener_ip, 8080)):
         assert connect(probe_pods, evidence, pods["client"], listener_ip, 8080) == 0
-    with evidence.canary(f"the client in {cluster.app_namespace} has a network (DNS resolves)"):
+    with evidence.canary(f"the client in {cluster.app_namespace} has a network (DNS resolves)",
+                         guard=has_network(pods["app-ns-client"])):
         ok, answer = resolve(probe_pods, evidence, pods["app-ns-client"])
         assert ok, answer
     code = connect(probe_pods, evidence, pods["app-ns-client"], listener_ip, 8080)
-    expect_blocked(evidence, f"{cluster.app_namespace} -> listener {listener_ip}:8080", code)
+    expect_blocked(evidence, f"{cluster.app_namespace} -> listener {listener_ip}:8080", code,
+                   (listens(listener_ip, 8080), has_network(pods["app-ns-client"])))
 
 
 @kubeproof.control("netpol.enforced")

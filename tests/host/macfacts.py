@@ -35,6 +35,7 @@ def filesystems(host: Host) -> list[str]:
 
 
 def selinux(host: Host) -> SELinux:
+    """SELinux's state on the node: registered, where selinuxfs is mounted, its mode."""
     loaded = "selinuxfs" in filesystems(host)
     mount = None
     for line in _proc(host, "/proc/mounts").splitlines():
@@ -46,12 +47,37 @@ def selinux(host: Host) -> SELinux:
 
 
 def apparmor(host: Host) -> AppArmor:
+    """AppArmor's state on the node: enabled, and how many profiles it enforces."""
     enabled = (nodefacts.read(host, "/sys/module/apparmor/parameters/enabled") or "").strip()
     profiles = nodefacts.read(host, "/sys/kernel/security/apparmor/profiles")
     enforced = None
     if profiles is not None:
         enforced = sum(1 for line in profiles.splitlines() if line.endswith("(enforce)"))
     return AppArmor(enabled == "Y", enforced)
+
+
+def selinux_in_use(state: SELinux) -> bool:
+    """Whether SELinux is in use (loaded and enforcing); Inconclusive when it is loaded but
+    its mode cannot be read."""
+    if not state.loaded:
+        return False
+    if state.enforce is None:
+        raise nodefacts.Inconclusive(
+            f"SELinux is loaded but its mode is unknown (selinuxfs mounted at {state.mount}, "
+            f"enforce not readable): cannot tell whether it is in use")
+    return state.enforce == "1"
+
+
+def apparmor_in_use(state: AppArmor) -> bool:
+    """Whether AppArmor is in use (enabled with profiles in enforce mode); Inconclusive when
+    it is enabled but its profiles cannot be counted."""
+    if not state.enabled:
+        return False
+    if state.profiles_enforced is None:
+        raise nodefacts.Inconclusive(
+            "AppArmor is enabled but /sys/kernel/security/apparmor/profiles is not readable "
+            "(securityfs not mounted?): cannot tell whether any profile is enforced")
+    return state.profiles_enforced > 0
 
 
 def active_lsms(host: Host) -> list[str] | None:

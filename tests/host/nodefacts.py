@@ -152,13 +152,21 @@ KUBELET_SETTINGS = {
     "read-only-port": ("readOnlyPort", "read-only-port"),
     "client-ca-file": ("authentication.x509.clientCAFile", "client-ca-file"),
     "rotate-certificates": ("rotateCertificates", "rotate-certificates"),
+    "address": ("address", "address"),
+    "port": ("port", "port"),
+    "tls-cert-file": ("tlsCertFile", "tls-cert-file"),
+    "server-tls-bootstrap": ("serverTLSBootstrap", "rotate-server-certificates"),
 }
 # What the kubelet uses when a setting is absent: KubeletConfiguration v1beta1 defaults when it
 # runs with --config, the command-line defaults when it runs on flags alone.
+COMMON_DEFAULTS = {"client-ca-file": None, "rotate-certificates": False, "address": "0.0.0.0",
+                   "port": 10250, "tls-cert-file": None, "server-tls-bootstrap": False}
 CONFIG_DEFAULTS = {"anonymous-auth": False, "authorization-mode": "Webhook",
-                   "read-only-port": 0, "client-ca-file": None, "rotate-certificates": False}
+                   "read-only-port": 0, **COMMON_DEFAULTS}
 FLAG_DEFAULTS = {"anonymous-auth": True, "authorization-mode": "AlwaysAllow",
-                 "read-only-port": 10255, "client-ca-file": None, "rotate-certificates": False}
+                 "read-only-port": 10255, **COMMON_DEFAULTS}
+READ_ONLY_PORT = 10255  # the kubelet's read-only port when it is not 0
+CERT_DIR = "/var/lib/kubelet/pki"  # --cert-dir's default
 
 
 @dataclass
@@ -184,6 +192,28 @@ class Kubelet:
             return value, f"{key} in {where}"
         defaults = CONFIG_DEFAULTS if self.config_path else FLAG_DEFAULTS
         return defaults[name], f"{key} unset: kubelet default"
+
+
+def read_only_ports(value: Any) -> list[int]:
+    """The ports to find the kubelet's read-only port on: 10255, and the configured
+    readOnlyPort when it is not 0 (Inconclusive when it is not a number)."""
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        raise Inconclusive(f"the kubelet's read-only port {value!r} is not a number") from None
+    return sorted({READ_ONLY_PORT, port} - {0})
+
+
+def serving_certificate(kubelet: Kubelet) -> str:
+    """The path of the certificate the kubelet serves on its port: --tls-cert-file, else the
+    one it keeps in --cert-dir (rotated by the cluster, or self-signed)."""
+    path, _ = kubelet.setting("tls-cert-file")
+    if path:
+        return str(path)
+    cert_dir = kubelet.flags.get("cert-dir", CERT_DIR)
+    bootstrap = as_bool(kubelet.setting("server-tls-bootstrap")[0])
+    name = "kubelet-server-current.pem" if bootstrap else "kubelet.crt"
+    return f"{cert_dir}/{name}"
 
 
 def find_kubelet(host: Host) -> Kubelet:

@@ -6,6 +6,7 @@ import nodefacts
 import pytest
 
 import kubeproof
+from kubeproof import connect
 
 pytestmark = kubeproof.control("host.kubelet-hardening")
 
@@ -84,3 +85,50 @@ def test_kubelet_file_is_guarded(host, kubelet, evidence, which, aspect):
         assert (user, group) == ("root", "root"), f"{path} is owned by {user}:{group}"
     else:
         assert mode & ~0o644 == 0, f"{path} has mode {mode:o}; must be 644 or tighter (CIS: 600)"
+
+
+def _anonymous_request(host, node, kubelet, evidence) -> connect.Attempt:
+    """An anonymous GET of the kubelet's /pods, made with curl on the node; its canary: the
+    TLS handshake completes and the kubelet presents the certificate of its own file."""
+    address, address_source = kubelet.setting("address")
+    port, port_source = kubelet.setting("port")
+    evidence.add("kubelet address", {"value": address, "source": address_source})
+    evidence.add("kubelet port", {"value": port, "source": port_source})
+    url = f"https://{connect.url_host(str(address))}:{port}/pods"
+    path = nodefacts.serving_certificate(kubelet)
+    attempt = connect.curl(host, url, f"curl on node {node}")
+    with evidence.canary(f"the kubelet at {url} completes a TLS handshake with its own "
+                         f"certificate {path}", guard=attempt.origin):
+        text = nodefacts.read(host, path)
+        assert text is not None, f"{path} does not exist on the node"
+        assert attempt.certificate, f"no TLS certificate was shown: {attempt.summary()}"
+        assert attempt.certificate == connect.first_certificate(text), (
+            f"the server at {url} presents another certificate than {path}")
+    return attempt
+
+
+def test_kubelet_refuses_anonymous_requests(host, node, kubelet, evidence):
+    """An anonymous HTTPS request to the kubelet's port is refused with 401 or 403."""
+    _canary(evidence, kubelet)
+    attempt = _anonymous_request(host, node, kubelet, evidence)
+    kubeproof.expect_denied(evidence, f"anonymous GET {attempt.url} ({attempt.origin})",
+                            denied=attempt.status in (401, 403), detail=attempt.summary(),
+                            guard=attempt.origin)
+
+
+def test_kubelet_read_only_port_refuses_connections(host, node, kubelet, evidence):
+    """Nothing accepts a connection on the kubelet's read-only port (10255, or its
+    readOnlyPort) at the address where its secure port accepts one."""
+    _canary(evidence, kubelet)
+    secure = _anonymous_request(host, node, kubelet, evidence)
+    value, source = kubelet.setting("read-only-port")
+    evidence.add("read-only-port", {"value": value, "source": source})
+    where = connect.url_host(str(kubelet.setting("address")[0]))
+    attempts = [connect.curl(host, f"http://{where}:{port}/healthz", secure.origin)
+                for port in nodefacts.read_only_ports(value)]
+    evidence.add("read-only port attempts", [a.summary() for a in attempts])
+    accepted = [a.url for a in attempts if a.accepted_connection()]
+    kubeproof.expect_denied(evidence, f"connections to the read-only port ({secure.origin})",
+                            denied=not accepted,
+                            detail=f"accepted at {accepted}" if accepted else "refused",
+                            guard=secure.origin)

@@ -19,11 +19,10 @@ def test_exactly_one_mac_system_is_in_use(host, evidence):
     evidence.add("apparmor", apparmor)
     evidence.add("active LSMs (securityfs)", macfacts.active_lsms(host))
     in_use = []
-    if selinux.loaded and selinux.enforce == "1":
+    if macfacts.selinux_in_use(selinux):
         in_use.append("SELinux (enforcing)")
-    if apparmor.enabled and apparmor.profiles_enforced != 0:
-        in_use.append(f"AppArmor ({apparmor.profiles_enforced or 'unknown number of'} profiles "
-                      f"enforced)")
+    if macfacts.apparmor_in_use(apparmor):
+        in_use.append(f"AppArmor ({apparmor.profiles_enforced} profiles enforced)")
     evidence.add("in use", in_use)
     assert len(in_use) == 1, (
         f"{len(in_use)} MAC systems in use ({', '.join(in_use) or 'none'}): exactly one of "

@@ -12,10 +12,9 @@ from kubernetes import client
 
 from kubeproof import probes
 from kubeproof.kube import REQUEST_TIMEOUT
+from kubeproof.podsecurity import PSA_LABEL
 from kubeproof.probes import RUN_ID_LABEL
 from kubeproof.verdicts import Inconclusive, expect_denied
-
-PSA_LABEL = "pod-security.kubernetes.io/"
 
 # How an admission rejection names the policy that refused it: (pattern, label template).
 _REFUSERS = (
@@ -62,12 +61,14 @@ class PodSecurity:
         return None
 
     def expect_rejected(self, evidence, what: str, admission: probes.Admission,
-                        violation: str) -> str:
+                        violation: str, guard: str) -> str:
         """Assert admission refused a pod for `violation`, naming the refusing policy (which is
         returned). Admitted is a fail; refused for another reason, or by nothing that names a
-        policy (a validation error, RBAC), proves nothing: Inconclusive."""
+        policy (a validation error, RBAC), proves nothing: Inconclusive. guard: the runner's
+        admission_guard, which a canary admission must have passed."""
         __tracebackhide__ = True
-        expect_denied(evidence, what, denied=not admission.admitted, detail=str(admission))
+        expect_denied(evidence, what, denied=not admission.admitted, detail=str(admission),
+                      guard=guard)
         policy = self.refused_by(admission.message)
         if policy is None:
             raise Inconclusive(f"{what}: refused, but not by a named pod-security policy "

@@ -56,11 +56,12 @@ def test_app_containers_really_run_as_non_root(app_processes, evidence):
 def test_pod_asking_for_uid_0_is_rejected(pod_security, app_admission, evidence, where):
     """A pod asking to run as uid 0 is rejected in the app namespace."""
     evidence.add("pod security mechanism", pod_security.describe())
-    with evidence.canary("a non-root pod is admitted for the app user (dry run)"):
+    with evidence.canary("a non-root pod is admitted for the app user (dry run)",
+                         guard=app_admission.admission_guard):
         ok = app_admission.admit(app_admission.manifest("kp-nonroot", ["true"]))
         evidence.add("non-root pod", str(ok))
         assert ok.admitted, str(ok)
     admission = app_admission.admit(app_admission.manifest("kp-root", ["true"],
                                                            **ROOT_REQUESTS[where]))
     pod_security.expect_rejected(evidence, f"uid 0 pod ({where}) in {app_admission.namespace}",
-                                 admission, "runAsUser")
+                                 admission, "runAsUser", app_admission.admission_guard)

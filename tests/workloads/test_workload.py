@@ -3,6 +3,7 @@ service account token (checklist items 2 and 6)."""
 
 from __future__ import annotations
 
+import macprofile
 import pytest
 
 import kubeproof
@@ -110,27 +111,20 @@ def test_app_security_context_gives_a_read_only_root(app_containers, admin_api, 
     assert not failures, f"the securityContext of {list(failures)} allows root writes: {failures}"
 
 
-def mac_declared(ac) -> str | None:
-    """The AppArmor profile or SELinux options a container declares, as text."""
-    annotations = ac.pod.metadata.annotations or {}
-    legacy = annotations.get(f"container.apparmor.security.beta.kubernetes.io/"
-                             f"{ac.container.name}")
-    for sc in (ac.container.security_context, ac.pod.spec.security_context):
-        if sc and sc.app_armor_profile and sc.app_armor_profile.type != "Unconfined":
-            return f"appArmorProfile {sc.app_armor_profile.type}"
-        if sc and sc.se_linux_options:
-            return f"seLinuxOptions {sc.se_linux_options.to_dict()}"
-    if legacy and legacy != "unconfined":
-        return f"AppArmor annotation {legacy}"
-    return None
+def declared_profiles(ac, serialize) -> list[macprofile.Profile]:
+    """The MAC profiles an app container declares (its own, its pod's, legacy annotations)."""
+    return macprofile.mac_profiles(serialize(ac.pod), serialize(ac.container))
 
 
 @kubeproof.control("workload.apparmor-or-selinux-profile")
-def test_app_containers_have_a_mac_profile(cluster, request, app_containers, evidence):
-    """Each app container has an AppArmor profile or SELinux options applied."""
-    declared = {ac.name: mac_declared(ac) for ac in app_containers}
-    evidence.add("declared MAC profiles", declared)
-    missing = [name for name, profile in declared.items() if profile is None]
+def test_app_containers_have_a_mac_profile(cluster, request, admin_api, app_containers,
+                                           evidence):
+    """Each app container has a confining AppArmor profile or SELinux options applied."""
+    serialize = admin_api.api.sanitize_for_serialization
+    declared = {ac.name: declared_profiles(ac, serialize) for ac in app_containers}
+    evidence.add("declared MAC profiles", {name: [str(p) for p in profiles] or "none"
+                                           for name, profiles in declared.items()})
+    missing = [name for name, profiles in declared.items() if not macprofile.confined(profiles)]
     if not missing:
         return
     kubeproof.require(cluster, NODE_ACCESS)
@@ -144,8 +138,8 @@ def test_app_containers_have_a_mac_profile(cluster, request, app_containers, evi
     if not any(any(s.values()) for s in support.values()):
         pytest.skip(f"no node supports AppArmor or SELinux ({support}), so no profile can "
                     f"apply to {missing}; host.mac-single-tool reports the nodes")
-    assert not missing, f"app containers without an AppArmor profile or SELinux options: " \
-                        f"{missing} (nodes support: {support})"
+    assert not missing, (f"app containers without a confining AppArmor profile or SELinux "
+                         f"type: {missing} (nodes support: {support})")
 
 
 @kubeproof.control("workload.sa-token-not-automounted")

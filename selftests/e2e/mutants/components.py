@@ -224,7 +224,7 @@ MUTANTS = (
          KUBELET + "test_kubelet_setting_is_hardened[*-authorization-mode]",
          KUBELET + "test_kubelet_setting_is_hardened[*-rotate-certificates]",
          KUBELET + "test_kubelet_client_ca_is_set[*]",
-         KUBELET + "*anonymous*request*",
+         KUBELET + "test_kubelet_refuses_anonymous_requests[*]",
          TLS + "test_kubelet_tls[client-ca]"),
         *chain(kubelet_config(**OPEN_KUBELET),
                restart("kube-apiserver", kubelet_client_certificate=None,
@@ -239,7 +239,7 @@ MUTANTS = (
     Mutant(
         "kubelet read-only port open",
         (KUBELET + "test_kubelet_setting_is_hardened[*-read-only-port]",
-         KUBELET + "*read_only_port*"),
+         KUBELET + "test_kubelet_read_only_port_refuses_connections[*]"),
         *restart("kubelet", read_only_port="10255"),
     ),
     Mutant(

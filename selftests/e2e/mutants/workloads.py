@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from mutants.base import NS, Mutant, container_patch, kubectl_steps, patch_app
+from kubeproof.localcluster.cluster import LocalCluster
+from mutants.base import NS, Mutant, Step, container_patch, kubectl_steps, patch_app
 from mutants.components import config_files
 
 WORKLOAD = "tests/workloads/test_workload.py::"
 NONROOT = "tests/workloads/test_nonroot.py::"
 PODSECURITY = "tests/workloads/test_podsecurity.py::"
-ADMISSION = "tests/cluster/test_admission.py::test_app_namespace_enforces_pod_security"
+ADMISSION = "tests/cluster/test_admission.py::"
 
 # The API server's PodSecurity plugin told to exempt the app namespace.
 EXEMPT_APP_NAMESPACE = f"""apiVersion: apiserver.config.k8s.io/v1
@@ -22,16 +23,44 @@ plugins:
       exemptions: {{usernames: [], runtimeClasses: [], namespaces: [{NS}]}}
 """
 
+UNLISTED_REGISTRY = "untrusted.example"  # a reserved name: nothing is ever pulled from it
+
+
+def app_image_from_unlisted_registry() -> tuple[Step, Step]:
+    """The app's own image, tagged in containerd under a registry the image policy does not
+    list, and the app Deployment switched to it (nothing is pulled: the image is present)."""
+
+    def image(c: LocalCluster, registry: str) -> str:
+        return f"{registry}/pegress:{c.components.versions['PEGRESS_TAG']}"
+
+    def apply(c: LocalCluster) -> None:
+        c.ctr("images", "tag", "--force", image(c, "kubeproof.local"),
+              image(c, UNLISTED_REGISTRY))
+        switch, _ = patch_app([{"op": "replace",
+                                "path": "/spec/template/spec/containers/0/image",
+                                "value": image(c, UNLISTED_REGISTRY)}], relax_psa=False)
+        switch(c)
+
+    def revert(c: LocalCluster) -> None:
+        _, roll_back = patch_app([], relax_psa=False)
+        roll_back(c)
+        c.ctr("images", "rm", image(c, UNLISTED_REGISTRY))
+
+    return apply, revert
+
+
 MUTANTS = (
     Mutant(
         "app namespace without PSA enforce",
-        (ADMISSION, PODSECURITY + "*", NONROOT + "test_pod_asking_for_uid_0_is_rejected[*]"),
+        (ADMISSION + "test_app_namespace_enforces_pod_security", PODSECURITY + "*",
+         NONROOT + "test_pod_asking_for_uid_0_is_rejected[*]"),
         *kubectl_steps([["label", "namespace", NS, "pod-security.kubernetes.io/enforce-",
                          "pod-security.kubernetes.io/enforce-version-"]], []),
     ),
     Mutant(
         "API server's PodSecurity configuration exempts the app namespace",
-        (ADMISSION, PODSECURITY + "test_privileged_and_host_pods_are_rejected[*]",
+        (ADMISSION + "test_pod_security_plugin_exempts_nothing",
+         PODSECURITY + "test_privileged_and_host_pods_are_rejected[*]",
          NONROOT + "test_pod_asking_for_uid_0_is_rejected[*]"),
         *config_files({"admission.yaml": (EXEMPT_APP_NAMESPACE,
                                           "admission-control-config-file")}),
@@ -61,5 +90,10 @@ MUTANTS = (
         (WORKLOAD + "test_app_pods_do_not_mount_a_service_account_token",),
         *patch_app({"spec": {"template": {"spec": {"automountServiceAccountToken": True}}}},
                    relax_psa=False),
+    ),
+    Mutant(
+        "app image from a registry the image policy does not list",
+        ("tests/workloads/test_images.py::test_app_images_come_from_allowed_registries",),
+        *app_image_from_unlisted_registry(),
     ),
 )
