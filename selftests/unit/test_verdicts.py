@@ -98,6 +98,20 @@ def results(pytester: pytest.Pytester) -> dict[str, dict]:
     return {t["nodeid"].split("::")[1]: t for t in doc["tests"]}
 
 
+def test_short_summary_says_the_verdict(pytester: pytest.Pytester):
+    """pytest's own summary lines name kubeproof's verdict: an inconclusive control is an
+    ERROR (inconclusive), never a FAILED one."""
+    pytester.makepyfile(test_cases=CASES)
+    result = pytester.runpytest("-rA")
+    result.stdout.fnmatch_lines_random([
+        "ERROR (inconclusive) test_cases.py::test_probe_setup_inconclusive*",
+        "ERROR (inconclusive) test_cases.py::test_canary_failed*",
+        "FAIL test_cases.py::test_fail*"])
+    result.stdout.no_fnmatch_line("FAILED test_cases.py::test_probe_setup_inconclusive*")
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 3 and outcomes["errors"] == 6, outcomes
+
+
 def test_each_outcome_has_its_verdict(results):
     assert {name: r["verdict"] for name, r in results.items()} == EXPECTED
 

@@ -219,6 +219,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return rep
 
 
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """A failed control test in kubeproof's words: FAIL when the control failed, ERROR
+    (inconclusive) when its evidence could not be established, so that the short summary
+    and -rA never show an inconclusive control as a failed one."""
+    if report.when != "call" or not report.failed:
+        return None
+    verdict = dict(report.user_properties).get(reporting.PREFIX + "verdict")
+    if verdict == Verdict.ERROR.value:
+        return "error", "E", ("ERROR (inconclusive)", {"red": True})
+    if verdict == Verdict.FAIL.value:
+        return "failed", "F", ("FAIL", {"red": True})
+    return None
+
+
 def _redact_report(rep: pytest.TestReport) -> None:
     """Mask credentials in a report's failure text and captured output."""
     if rep.longrepr is not None and not isinstance(rep.longrepr, tuple):
