@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from kubeproof.verdicts import Evidence, Inconclusive, Verdict, expect_denied, verdict_of, worst
+from kubeproof.verdicts import (
+    Evidence,
+    Inconclusive,
+    Verdict,
+    control_verdict,
+    expect_denied,
+    verdict_of,
+    worst,
+)
 
 CASES = """
 import pytest
@@ -144,6 +152,14 @@ def test_verdict_of_phases():
     assert verdict_of("setup", "skipped", None, False) is Verdict.SKIP
     assert verdict_of("call", "skipped", None, True) is Verdict.WAIVED
     assert verdict_of("call", "passed", None, True) is Verdict.FAIL
+
+
+def test_a_control_skips_only_when_all_its_tests_skip():
+    assert control_verdict([Verdict.PASS, Verdict.SKIP]) is Verdict.PASS
+    assert control_verdict([Verdict.SKIP, Verdict.SKIP]) is Verdict.SKIP
+    assert control_verdict([Verdict.SKIP, Verdict.FAIL, Verdict.PASS]) is Verdict.FAIL
+    assert control_verdict([Verdict.WAIVED, Verdict.ERROR]) is Verdict.ERROR
+    assert control_verdict([]) is None
 
 
 def test_worst():

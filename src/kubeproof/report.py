@@ -14,7 +14,7 @@ from typing import Any
 from kubeproof import catalogue, proof
 from kubeproof.catalogue import Control
 from kubeproof.redact import redact, redact_text
-from kubeproof.verdicts import Verdict, worst
+from kubeproof.verdicts import Verdict, control_verdict
 
 PREFIX = "kubeproof."
 VERDICTS = [v.value for v in Verdict]
@@ -119,15 +119,13 @@ class Results:
             result.reason = reason_of(report)
 
     def control_verdicts(self) -> dict[str, str]:
-        """Each catalogue control's verdict: the worst of its tests, or 'not run'."""
-        verdicts: dict[str, str] = {c.id: NOT_RUN for c in catalogue.CONTROLS}
+        """Each catalogue control's verdict from its tests' (see control_verdict), or
+        'not run'."""
+        by_control: dict[str, list[Verdict]] = {c.id: [] for c in catalogue.CONTROLS}
         for result in self.tests.values():
-            previous = verdicts[result.control]
-            current = Verdict(result.verdict)
-            verdicts[result.control] = (
-                current.value if previous == NOT_RUN else worst(Verdict(previous), current).value
-            )
-        return verdicts
+            by_control[result.control].append(Verdict(result.verdict))
+        return {control: (verdict.value if (verdict := control_verdict(tests)) else NOT_RUN)
+                for control, tests in by_control.items()}
 
     def summary_by_item(self) -> dict[int, Counter]:
         """Per checklist item, how many controls ended in each verdict (or were not run)."""

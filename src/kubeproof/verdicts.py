@@ -41,6 +41,17 @@ def worst(*verdicts: Verdict | None) -> Verdict | None:
     return min(present, key=_SEVERITY.index) if present else None
 
 
+# A control's tests combine differently: a skipped check (not applicable, a capability the
+# target lacks) does not hide the checks that passed; the control skips only when all do.
+_CONTROL_SEVERITY = [Verdict.ERROR, Verdict.FAIL, Verdict.WAIVED, Verdict.PASS, Verdict.SKIP]
+
+
+def control_verdict(verdicts: list[Verdict]) -> Verdict | None:
+    """A control's verdict from its tests': error > fail > waived > pass > skip (as InSpec
+    does: skipped only when every test skipped); None when it has no test."""
+    return min(verdicts, key=_CONTROL_SEVERITY.index) if verdicts else None
+
+
 def verdict_of(
     when: str, outcome: str, exc_type: type[BaseException] | None, wasxfail: bool
 ) -> Verdict:
