@@ -4,6 +4,7 @@ and one hardened suite run that the verdict table, the proof and the mutants com
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 from suite import SuiteRun, run_suite
@@ -35,6 +36,16 @@ def local_cluster():
 def hardened_run(local_cluster) -> SuiteRun:
     """The acceptance suite's results on the hardened local cluster (one run per session)."""
     return run_suite()
+
+
+def pytest_configure(config):
+    """A SIGTERM (a CI timeout, `kill`) interrupts like Ctrl-C, so that a mutant being applied
+    is still reverted by its finally block."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_report_header(config):

@@ -37,12 +37,17 @@ def _field(obj: dict, path: str):
 
 
 def _strip_events(value):
-    """A pod template without event annotations."""
-    if isinstance(value, dict):
-        return {k: (_strip_events(v) if k != "annotations" else
-                    {a: x for a, x in v.items() if a not in EVENT_ANNOTATIONS} or None)
-                for k, v in value.items()}
-    return value
+    """An object without event annotations (an annotations map left empty is dropped)."""
+    if not isinstance(value, dict):
+        return value
+    kept = {}
+    for key, item in value.items():
+        if key == "annotations" and isinstance(item, dict):
+            item = {a: x for a, x in item.items() if a not in EVENT_ANNOTATIONS}
+            if not item:
+                continue
+        kept[key] = _strip_events(item)
+    return kept
 
 
 def api_objects(cluster: LocalCluster) -> dict[str, object]:

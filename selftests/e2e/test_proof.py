@@ -39,6 +39,22 @@ def unproven() -> dict[str, dict[str, str]]:
     return yaml.safe_load(UNPROVEN.read_text())
 
 
+def test_patterns_have_one_wildcard_and_literal_brackets():
+    from mutants import matches
+
+    nodeid = "tests/cluster/test_rbac.py::test_x[get]"
+    assert matches("tests/cluster/test_rbac.py::test_x[get]", nodeid)
+    assert matches("tests/cluster/*::test_x[*]", nodeid)
+    assert not matches("tests/cluster/test_rbac.py::test_x[gte]", nodeid)
+    assert not matches("tests/cluster/test_rbac.py::test_x[g]", nodeid)  # not a char class
+    assert not matches("tests/cluster/test_rbac.py::test_x", nodeid)
+
+
+def test_mutant_names_are_unique():
+    names = [m.name for m in MUTANTS]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
 def test_every_mutant_pattern_names_a_test():
     ids = collected()
     dead = [f"{m}: {p}" for m in MUTANTS for p in (*m.flips, *m.breaks) if not matching([p], ids)]

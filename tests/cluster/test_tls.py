@@ -266,9 +266,10 @@ def test_component_tls_flag(component_flags, evidence, component, flag, expectat
         f"{ {'set': 'a file', 'true': 'true', 'https': 'https:// URLs only'}[expectation] }")
 
 
+# (The serving certificate is not a setting to read: a kubelet without one makes itself a
+# self-signed one and reports its file, so test_kubelet_serves_a_cluster_ca_certificate
+# checks the certificate it serves.)
 KUBELET_TLS = {
-    "serving-certificate": lambda c: bool((c.get("tlsCertFile") and c.get("tlsPrivateKeyFile"))
-                                          or c.get("serverTLSBootstrap")),
     "client-ca": lambda c: bool(c.get("authentication", {}).get("x509", {}).get("clientCAFile")),
 }
 
@@ -296,3 +297,44 @@ def test_kubelet_tls(admin_api, evidence, setting):
         if not KUBELET_TLS[setting](config):
             failing.append(f"{name}: {shown}")
     assert not failing, f"kubelet {setting} not configured: " + "; ".join(failing)
+
+
+def _kubelet_endpoint(node) -> tuple[str, int]:
+    """A node's InternalIP (else its first address) and its kubelet's port."""
+    addresses = node.status.addresses or []
+    ip = next((a.address for a in addresses if a.type == "InternalIP"),
+              addresses[0].address if addresses else None)
+    if not ip:
+        raise kubeproof.Inconclusive(f"node {node.metadata.name} reports no address")
+    return ip, node.status.daemon_endpoints.kubelet_endpoint.port or 10250
+
+
+@kubeproof.control("tls.components")
+def test_kubelet_serves_a_cluster_ca_certificate(admin_api, api_server, evidence):
+    """Every kubelet serves a certificate that the cluster CA issued for its address (what the
+    API server's --kubelet-certificate-authority checks), not a self-signed one."""
+    with evidence.canary("the nodes are listed"):
+        nodes = admin_api.core.list_node(_request_timeout=REQUEST_TIMEOUT).items
+        assert nodes, "no nodes listed"
+    ctx = ssl.create_default_context(cadata=api_server.cluster_ca)
+    failing = []
+    for node in nodes:
+        ip, port = _kubelet_endpoint(node)
+        try:
+            with _connect(ip, port) as raw, ctx.wrap_socket(raw, server_hostname=ip) as tls:
+                cert = tls.getpeercert()
+            evidence.add(f"kubelet {node.metadata.name} {ip}:{port} ({RUNNER})",
+                         {"verified against the cluster CA": True,
+                          "issuer": str(cert.get("issuer")),
+                          "subjectAltName": str(cert.get("subjectAltName"))})
+        except ssl.SSLCertVerificationError as exc:
+            evidence.add(f"kubelet {node.metadata.name} {ip}:{port} ({RUNNER})",
+                         f"not verified against the cluster CA: {exc.verify_message}")
+            failing.append(f"{node.metadata.name} {ip}:{port}: {exc.verify_message}")
+        except (ssl.SSLError, OSError) as exc:
+            raise kubeproof.Inconclusive(f"TLS handshake with the kubelet of "
+                                         f"{node.metadata.name} at {ip}:{port} failed: "
+                                         f"{exc}") from exc
+    assert not failing, "kubelets serve certificates the cluster CA did not issue for them: " \
+        + "; ".join(failing)
+

@@ -104,7 +104,8 @@ class Outcome:
 # asynchronously by the enforcer: poll the registered host until it answers, with a deadline.
 WAIT_FOR = r"""
 tries=0
-while [ $tries -lt {tries} ]; do
+end=$(( $(date +%s) + {deadline} ))
+while [ "$(date +%s)" -lt "$end" ]; do
   tries=$((tries + 1))
   curl -s -o /tmp/body --connect-timeout 1 -m 2 {url} && grep -qF {body} /tmp/body && break
   sleep 0.5
@@ -119,7 +120,7 @@ def script(requests: list[Request], wait_for: str = "", body: str = "",
     most about deadline seconds), then one marked curl call per request, in order."""
     lines = [SCRIPT_HEAD]
     if wait_for:
-        lines.append(WAIT_FOR.format(tries=int(deadline / 0.5), url=shlex.quote(wait_for),
+        lines.append(WAIT_FOR.format(deadline=int(deadline), url=shlex.quote(wait_for),
                                      body=shlex.quote(body.strip())))
     for request in requests:
         lines.append(" ".join(shlex.quote(a) for a in ["attempt", request.label, *request.argv]))

@@ -118,6 +118,7 @@ def loosen_kubelet_files() -> tuple[Step, Step]:
 ABAC_POLICY = ('{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", '
                '"spec": {"user": "kubeproof-mutant-abac", "namespace": "*", "resource": "*"}}\n')
 TOKENS = "kubeproof-mutant-token,kubeproof-mutant,kubeproof-mutant-uid\n"
+AUDIT_NOTHING = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: None\n"
 OPEN_KUBELET = {"authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": True},
                                    "x509": {}},
                 "authorization": {"mode": "AlwaysAllow"}, "rotateCertificates": False}
@@ -166,8 +167,13 @@ MUTANTS = (
         *restart("kube-apiserver", encryption_provider_config=None),
     ),
     Mutant(
+        "API server's audit policy records nothing",
+        ("tests/cluster/test_audit.py::test_audit_log_records_our_request",),
+        *config_files({"audit-nothing.yaml": (AUDIT_NOTHING, "audit-policy-file")}),
+    ),
+    Mutant(
         "API server without audit",
-        ("tests/cluster/test_audit.py::*",),
+        ("tests/cluster/test_audit.py::test_audit_is_configured[*]",),
         *restart("kube-apiserver", audit_policy_file=None, audit_log_path=None,
                  audit_log_maxage=None, audit_log_maxbackup=None, audit_log_maxsize=None),
     ),
@@ -212,7 +218,7 @@ MUTANTS = (
     Mutant(
         "API server does not verify the kubelet's certificate, which is self-signed",
         (TLS + "test_component_tls_flag[kube-apiserver--kubelet-certificate-authority]",
-         TLS + "test_kubelet_tls[serving-certificate]"),
+         TLS + "test_kubelet_serves_a_cluster_ca_certificate"),
         *chain(restart("kube-apiserver", kubelet_certificate_authority=None),
                kubelet_config(tlsCertFile=None, tlsPrivateKeyFile=None)),
     ),

@@ -215,13 +215,9 @@ class LocalCluster:
         self.processes.start(name, configs.argv(binary, flags[name]), env)
 
     def _etcd_ready(self) -> bool:
-        p = self.layout.pki
-        return https_ok(
-            f"https://127.0.0.1:{L.ETCD_CLIENT_PORT}/health",
-            p / "etcd-ca.crt",
-            p / "etcd-healthcheck-client.crt",
-            p / "etcd-healthcheck-client.key",
-        )
+        """etcd answers its health check on the metrics port (plain HTTP on loopback, as
+        kubeadm's probe does), whatever its client port's TLS settings are."""
+        return http_ok(f"{configs.ETCD_METRICS_URL}/health")
 
     def _import_images(self, c: Components) -> None:
         self.progress(f"importing {len(c.images)} images into containerd")

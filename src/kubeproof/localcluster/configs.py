@@ -228,6 +228,9 @@ def cni_config() -> dict:
     }
 
 
+# etcd's health and metrics, plain HTTP on loopback only (readiness checks use it).
+ETCD_METRICS_URL = "http://127.0.0.1:2381"
+
 def component_flags(layout: Layout, bins: dict[str, Path]) -> dict[str, dict[str, str]]:
     """Every component's command-line flags, as {component: {flag: value}}, hardened."""
     pki, cfg = layout.pki, layout.config
@@ -241,7 +244,7 @@ def component_flags(layout: Layout, bins: dict[str, Path]) -> dict[str, dict[str
             "listen-peer-urls": f"https://127.0.0.1:{L.ETCD_PEER_PORT}",
             "initial-advertise-peer-urls": f"https://127.0.0.1:{L.ETCD_PEER_PORT}",
             "initial-cluster": f"{L.NODE_NAME}=https://127.0.0.1:{L.ETCD_PEER_PORT}",
-            "listen-metrics-urls": "http://127.0.0.1:2381",
+            "listen-metrics-urls": ETCD_METRICS_URL,
             "cert-file": str(pki / "etcd-server.crt"),
             "key-file": str(pki / "etcd-server.key"),
             "trusted-ca-file": str(pki / "etcd-ca.crt"),
