@@ -164,12 +164,18 @@ def test_api_server_serves_no_plaintext_http(cluster, api_server, evidence, port
                               timeout=REQUEST_TIMEOUT)
         evidence.add("over TLS", f"GET {api_server.url}/version -> {answer.status_code}")
     attempts = [_plain_get(api_server.host, number) for number in numbers]
+    _expect_no_plaintext(evidence, attempts, f"plaintext GET /version on {api_server.host} "
+                                             f"ports {numbers} ({RUNNER})", guard)
+
+
+def _expect_no_plaintext(evidence, attempts: list[connect.Attempt], what: str,
+                         guard: str) -> None:
+    """Assert that none of the plaintext attempts was served (after the guard's canary)."""
+    __tracebackhide__ = True
     evidence.add("plaintext attempts", [a.summary() for a in attempts])
     served = [a.url for a in attempts if _serves_plaintext(a)]
-    kubeproof.expect_denied(evidence, f"plaintext GET /version on {api_server.host} ports "
-                                      f"{numbers} ({RUNNER})",
-                            denied=not served, detail=f"served at {served}" if served else
-                            "refused", guard=guard)
+    kubeproof.expect_denied(evidence, what, denied=not served,
+                            detail=f"served at {served}" if served else "refused", guard=guard)
 
 
 def _api_server_node(node_hosts):
@@ -205,12 +211,8 @@ def test_api_server_node_serves_no_plaintext_http(cluster, api_server, node_host
                         ("127.0.0.1", flags.get("insecure-bind-address", "127.0.0.1"))})
     attempts = [connect.curl(host, f"http://{address}:{port}/version", origin)
                 for address in addresses for port in _plaintext_ports(flags)]
-    evidence.add("plaintext attempts", [a.summary() for a in attempts])
-    served = [a.url for a in attempts if _serves_plaintext(a)]
-    kubeproof.expect_denied(evidence, f"plaintext GET /version on the legacy insecure port "
-                                      f"({origin})",
-                            denied=not served, detail=f"served at {served}" if served else
-                            "refused", guard=origin)
+    _expect_no_plaintext(evidence, attempts,
+                         f"plaintext GET /version on the legacy insecure port ({origin})", origin)
 
 
 # (component, flag, expectation): "set" = non-empty, "true", or "https" = every URL https://
