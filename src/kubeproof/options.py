@@ -32,9 +32,11 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--probe-timeout", type=float, default=60.0, metavar="SECONDS",
                     help="deadline for a probe pod to start or finish (default: 60)")
     group.addoption("--probe-image", default=None, metavar="IMAGE",
-                    help="image for probe pods (default: the target's)")
+                    help="image for probe pods (default: kubeproof's probe image by digest, "
+                         "see python -m kubeproof.probeimage)")
     group.addoption("--sweep-leftovers", action="store_true",
-                    help="before the run, delete namespaces and pods left by earlier runs")
+                    help="before the run, delete the namespaces and pods of every other run, "
+                         "live ones too (dead runs' are always deleted)")
     # local target
     group.addoption("--keep-cluster", action="store_true",
                     help="local and terraform targets: keep the cluster after the run")

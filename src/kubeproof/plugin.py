@@ -264,6 +264,10 @@ class RunHooks:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     lines = config.stash[RESULTS].summary_lines(verbose=config.get_verbosity() > 0)
+    preflight = {t.reason[t.reason.index("probe preflight:"):]
+                 for t in config.stash[RESULTS].tests.values() if "probe preflight:" in t.reason}
+    for reason in sorted(preflight):
+        terminalreporter.write_line(f"kubeproof: {reason}", red=True, bold=True)
     meta = config.stash.get(META, {})
     lines += [w["message"] for w in meta.get("waivers", [])]
     if lines:

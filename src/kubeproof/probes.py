@@ -13,7 +13,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
-from kubeproof.kube import REQUEST_TIMEOUT, Clients, pod_status, wait_for
+from kubeproof.kube import REQUEST_TIMEOUT, Clients, pod_status, pod_stuck, wait_for
 from kubeproof.verdicts import Inconclusive
 
 RUN_ID_LABEL = "kubeproof.io/run-id"
@@ -58,23 +58,8 @@ def delete_namespace(core: client.CoreV1Api, name: str) -> None:
             raise
 
 
-def sweep(core: client.CoreV1Api, keep_run_id: str | None = None) -> list[str]:
-    """Delete namespaces and pods that earlier runs left behind (by run-id label); their names."""
-    swept = []
-    for ns in core.list_namespace(label_selector=RUN_ID_LABEL,
-                                  _request_timeout=REQUEST_TIMEOUT).items:
-        if ns.metadata.labels.get(RUN_ID_LABEL) != keep_run_id:
-            delete_namespace(core, ns.metadata.name)
-            swept.append(f"namespace/{ns.metadata.name}")
-    for pod in core.list_pod_for_all_namespaces(label_selector=RUN_ID_LABEL,
-                                                _request_timeout=REQUEST_TIMEOUT).items:
-        if pod.metadata.labels.get(RUN_ID_LABEL) != keep_run_id:
-            _delete_pod(core, pod.metadata.namespace, pod.metadata.name)
-            swept.append(f"pod/{pod.metadata.namespace}/{pod.metadata.name}")
-    return swept
-
-
-def _delete_pod(core: client.CoreV1Api, namespace: str, name: str) -> None:
+def delete_pod(core: client.CoreV1Api, namespace: str, name: str) -> None:
+    """Delete a pod at once (already gone is fine)."""
     try:
         core.delete_namespaced_pod(name, namespace, grace_period_seconds=0,
                                    _request_timeout=REQUEST_TIMEOUT)
@@ -228,7 +213,7 @@ class ProbePods:
                 return p.status is not None and p.status.phase in TERMINAL_PHASES
         return wait_for(self.clients.core.list_namespaced_pod, pod.metadata.namespace,
                         pod.metadata.name, done, timeout or self.timeout, what=what,
-                        core=self.clients.core)
+                        core=self.clients.core, stuck=pod_stuck)
 
     def logs(self, pod: client.V1Pod, container: str | None = None) -> str:
         """The pod's log."""
@@ -283,11 +268,41 @@ class ProbePods:
         resp.close()
         return ExecResult(command, resp.returncode, "".join(out), "".join(err))
 
+    def preflight(self, namespaces: list[str]) -> None:
+        """Start one probe pod in each namespace, together, and see each run to completion;
+        the first that is refused, cannot pull its image or fails raises Inconclusive with
+        one line saying which and what to do."""
+        pods = []
+        for namespace in namespaces:
+            manifest = self.manifest("kubeproof-preflight", ["sh", "-c", "true"])
+            admission = self.admit(manifest, namespace, dry_run=False)
+            if not admission.admitted:
+                raise Inconclusive(
+                    f"probe preflight: a probe pod in {namespace} was not admitted ({admission});"
+                    f" probe pods must satisfy that namespace's Pod Security level and "
+                    f"admission policies")
+            pods.append(admission.pod)
+        for pod in pods:
+            where = f"{pod.metadata.namespace}/{pod.metadata.name}"
+            try:
+                final = self.wait(pod, "finished")
+            except Inconclusive as exc:
+                hint = (f"the cluster cannot pull {self.image}: mirror kubeproof's probe image "
+                        f"into a registry it can pull from (python -m kubeproof.probeimage push "
+                        f"docker://REGISTRY/kubeproof/probe:TAG) and pass --probe-image"
+                        if "Image" in str(exc) else "see the pod's events")
+                raise Inconclusive(f"probe preflight: {exc}; {hint}") from exc
+            if final.status.phase != "Succeeded":
+                raise Inconclusive(f"probe preflight: pod {where} ran `sh -c true` and ended "
+                                   f"{pod_status(final)}: the probe image {self.image} needs "
+                                   f"a shell (busybox, keyctl, curl)")
+        self.delete_all()
+
     def delete_all(self) -> None:
         """Delete every pod this runner created (already gone is fine)."""
         while self.created:
             namespace, name = self.created.pop()
-            _delete_pod(self.clients.core, namespace, name)
+            delete_pod(self.clients.core, namespace, name)
 
 
 def _api_message(exc: ApiException) -> str:

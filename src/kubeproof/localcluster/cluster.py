@@ -14,6 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from .. import probeimage
 from ..errors import KubeproofError
 from . import configs, leftovers, network, pki, testhosts
 from . import layout as L
@@ -95,8 +96,8 @@ class LocalCluster:
         return FileLock(str(path))
 
     def probe_image(self) -> str:
-        """The probe image's reference (built locally, imported at bring-up)."""
-        return f"kubeproof.local/probe:{self.components.versions['PROBE_TAG']}"
+        """The probe image pinned by digest (built locally, imported at bring-up)."""
+        return probeimage.reference()
 
     def api_ready(self) -> bool:
         pki_dir = self.layout.pki
@@ -223,6 +224,11 @@ class LocalCluster:
         self.progress(f"importing {len(c.images)} images into containerd")
         for image in c.images:
             self.ctr("images", "import", "--no-unpack", str(image))
+        # CRI finds an image by digest only under a name@digest record, which a pull makes
+        # and an import does not: pods pin the probe image by digest.
+        pinned = probeimage.reference()
+        self.ctr("images", "tag", "--force", f"{probeimage.REPOSITORY}:"
+                 f"{c.versions['PROBE_TAG']}", pinned)
 
     def ctr(self, *args: str) -> str:
         """Runs ctr against this cluster's containerd, in the CRI namespace."""

@@ -62,13 +62,13 @@ def resolve() -> Components:
         binaries[tool] = Path(found) if found else Path("/usr/bin") / tool
     missing = [f"{name} ({path})" for name, path in binaries.items() if not path.is_file()]
     images = [
-        cache / "images" / f"{name}-{pinned[tag]}.tar"
-        for name, tag in (
-            ("pause", "PAUSE_TAG"),
-            ("probe", "PROBE_TAG"),
-            ("pegress", "PEGRESS_TAG"),
-            ("coredns", "COREDNS_VERSION"),
-            ("envoy", "ENVOY_VERSION"),
+        cache / "images" / f"{name}-{pinned[tag]}.{ext}"
+        for name, tag, ext in (
+            ("pause", "PAUSE_TAG", "tar"),
+            ("probe", "PROBE_TAG", "oci.tar"),
+            ("pegress", "PEGRESS_TAG", "tar"),
+            ("coredns", "COREDNS_VERSION", "tar"),
+            ("envoy", "ENVOY_VERSION", "tar"),
         )
     ]
     missing += [str(path) for path in images if not path.is_file()]

@@ -87,8 +87,9 @@ class ClusterAccess:
     external_hosts: dict[str, str] = field(default_factory=dict)
     # Which of them the egress controls use, and how to recognise their answers.
     egress: EgressHosts | None = None
-    # Image for probe pods (a shell and coreutils; seccomp.keyctl-denied needs keyctl in it).
-    probe_image: str = "docker.io/library/busybox:1.36"
+    # Image for probe pods (busybox, keyctl and curl): --probe-image, else the target's, else
+    # kubeproof's own probe image pinned by digest (kubeproof.probeimage).
+    probe_image: str = ""
     # Labels the run namespace gets (e.g. pod-security enforce level of the app namespace).
     run_namespace_labels: dict[str, str] = field(default_factory=dict)
 
