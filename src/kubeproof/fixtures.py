@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -98,10 +99,8 @@ def begin_run(config: pytest.Config, access: ClusterAccess) -> None:
     def end() -> None:
         lease.stop()
         probes.delete_namespace(clients.core, namespace)
-        try:
+        with contextlib.suppress(ApiException):  # else swept at the next run's start
             runs.sweep(clients, run_id)
-        except ApiException:
-            pass  # swept at the next run's start
 
     config.add_cleanup(end)
 

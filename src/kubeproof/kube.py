@@ -286,6 +286,10 @@ class WaitTimeout(Inconclusive):
 class ObjectStuck(Inconclusive):
     """A wait ended early: the object is in a state it will not leave (see pod_stuck)."""
 
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
 
 def object_events(core: client.CoreV1Api, namespace: str, name: str, limit: int = 8) -> list[str]:
     """The latest events about a namespaced object, as 'Reason: message' lines."""
@@ -371,7 +375,8 @@ def wait_for(
                 return last
             if (reason := stuck(last)) is not None:
                 watcher.stop()
-                raise ObjectStuck(f"{kind} {namespace}/{name} is stuck (never {what}): {reason}")
+                raise ObjectStuck(f"{kind} {namespace}/{name} is stuck (never {what}): {reason}",
+                                  reason)
     events = object_events(core, namespace, name) if core is not None else []
     raise WaitTimeout(
         f"{kind} {namespace}/{name}: not {what} after {timeout:g}s; last status: {status(last)}; "

@@ -13,7 +13,14 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
-from kubeproof.kube import REQUEST_TIMEOUT, Clients, pod_status, pod_stuck, wait_for
+from kubeproof.kube import (
+    REQUEST_TIMEOUT,
+    Clients,
+    ObjectStuck,
+    pod_status,
+    pod_stuck,
+    wait_for,
+)
 from kubeproof.verdicts import Inconclusive
 
 RUN_ID_LABEL = "kubeproof.io/run-id"
@@ -283,19 +290,23 @@ class ProbePods:
                     f"admission policies")
             pods.append(admission.pod)
         for pod in pods:
-            where = f"{pod.metadata.namespace}/{pod.metadata.name}"
+            namespace = pod.metadata.namespace
             try:
                 final = self.wait(pod, "finished")
+            except ObjectStuck as exc:
+                hint = ("mirror kubeproof's probe image into a registry the cluster can pull "
+                        "from (python -m kubeproof.probeimage push docker://REGISTRY/kubeproof/"
+                        "probe:TAG) and pass --probe-image" if "Image" in exc.reason
+                        else "see the pod's events")
+                # The same line from every worker: no pod name in it.
+                raise Inconclusive(f"probe preflight: probe pods in {namespace} cannot start "
+                                   f"({exc.reason}); {hint}") from exc
             except Inconclusive as exc:
-                hint = (f"the cluster cannot pull {self.image}: mirror kubeproof's probe image "
-                        f"into a registry it can pull from (python -m kubeproof.probeimage push "
-                        f"docker://REGISTRY/kubeproof/probe:TAG) and pass --probe-image"
-                        if "Image" in str(exc) else "see the pod's events")
-                raise Inconclusive(f"probe preflight: {exc}; {hint}") from exc
+                raise Inconclusive(f"probe preflight: {exc}") from exc
             if final.status.phase != "Succeeded":
-                raise Inconclusive(f"probe preflight: pod {where} ran `sh -c true` and ended "
-                                   f"{pod_status(final)}: the probe image {self.image} needs "
-                                   f"a shell (busybox, keyctl, curl)")
+                raise Inconclusive(f"probe preflight: a probe pod in {namespace} ran `sh -c "
+                                   f"true` and ended {pod_status(final)}: the probe image "
+                                   f"{self.image} needs a shell (busybox, keyctl, curl)")
         self.delete_all()
 
     def delete_all(self) -> None:

@@ -93,17 +93,25 @@ def live_runs(clients: Clients, now: datetime.datetime | None = None) -> set[str
     return live
 
 
+def abandoned(meta: client.V1ObjectMeta, own_run_id: str, live: set[str],
+              now: datetime.datetime, grace: float = LEASE_SECONDS) -> bool:
+    """Whether an object labelled with a run id belongs to a dead run: not this run, no live
+    lease, not being deleted already, and older than grace seconds."""
+    run = (meta.labels or {}).get(RUN_ID_LABEL)
+    return (run is not None and run != own_run_id and run not in live
+            and meta.deletion_timestamp is None
+            and meta.creation_timestamp + datetime.timedelta(seconds=grace) < now)
+
+
 def sweep(clients: Clients, own_run_id: str, everything: bool = False) -> list[str]:
     """Delete the namespaces and pods of runs that are not live (with everything: of every
     other run, live or not); what was deleted, as kind/namespace/name."""
     now = _now()
     live = set() if everything else live_runs(clients, now)
-    grace = datetime.timedelta(seconds=0 if everything else LEASE_SECONDS)
+    grace = 0 if everything else LEASE_SECONDS
 
     def dead(meta: client.V1ObjectMeta) -> bool:
-        run = (meta.labels or {}).get(RUN_ID_LABEL)
-        return (run != own_run_id and run not in live and meta.deletion_timestamp is None
-                and meta.creation_timestamp + grace < now)
+        return abandoned(meta, own_run_id, live, now, grace)
 
     core = clients.core
     swept = []

@@ -122,13 +122,15 @@ def test_plaintext_request_to_app_is_refused(mesh, cluster, admin_api, probe_pod
     if port is None or not pod.status.pod_ip:
         raise kubeproof.Inconclusive(f"app pod {pod.metadata.name} has no port or address")
     target = f"http://{pod.status.pod_ip}:{port}/"
-    script = ("nslookup kubernetes.default >/dev/null; echo canary=$?; "
-              f"curl -s -o /dev/null -m 5 {target}; echo attempt=$?")
+    # busybox nslookup does not search: the name is kubernetes.default.svc.<cluster domain>.
+    script = ("d=$(awk '/^search/{for(i=2;i<=NF;i++) if(sub(/^svc[.]/,\"\",$i)){print $i; exit}}'"
+              " /etc/resolv.conf); nslookup kubernetes.default.svc.${d:-cluster.local} >/dev/null;"
+              f" echo canary=$?; curl -s -o /dev/null -m 5 {target}; echo attempt=$?")
     run = probe_pods.run("plaintext", ["sh", "-c", script],
                          pod={"metadata": {"annotations": {"sidecar.istio.io/inject": "false"}}})
     codes = dict(line.split("=", 1) for line in run.logs.split() if "=" in line)
     evidence.add("probe outside the mesh", f"{run.namespace}/{run.name}: {codes}")
-    with evidence.canary("the same pod resolves kubernetes.default through the cluster DNS",
+    with evidence.canary("the same pod resolves kubernetes.default.svc through the cluster DNS",
                          guard=f"pod {run.namespace}/{run.name}"):
         assert codes.get("canary") == "0", f"canary curl exit {codes.get('canary')}"
     attempt = int(codes.get("attempt", "-1"))

@@ -79,7 +79,7 @@ def test_application_namespaces_have_default_deny(cluster, admin_api, evidence, 
 
 
 @pytest.fixture(scope="module")
-def netpol_pods(cluster, admin_api, run_namespace, run_id, pytestconfig):
+def netpol_pods(cluster, admin_api, run_namespace, run_id, pytestconfig, probe_preflight):
     """A listener and a client in the run namespace and a client in the app namespace, created
     at once and shared by this module's probes; deleted at the end of the module."""
     runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,

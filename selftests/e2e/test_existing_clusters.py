@@ -1,0 +1,134 @@
+"""The existing target as a new user meets it, against the local cluster through its admin
+kubeconfig: kubeproof's own probe image by default, a preflight that ends probe controls at
+once when the image cannot be pulled, and runs that clean up after runs that were killed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from suite import REPO, run_suite
+
+from kubeproof.kube import Clients
+from kubeproof.localcluster import layout as L
+from kubeproof.probes import RUN_ID_LABEL
+from kubeproof.runs import live_runs
+from kubeproof.targets.base import Identity
+
+UNPULLABLE = "registry.invalid/kubeproof/no-such-probe:1"
+# On the local cluster the app namespace's NetworkPolicy stops a plaintext request before any
+# sidecar could (there is no Istio): mesh.mtls-strict stays inconclusive there, and says so.
+INCONCLUSIVE_HERE = {"tests/egress/test_mesh.py::test_plaintext_request_to_app_is_refused",
+                     "tests/egress/test_mesh.py::test_no_peer_authentication_weakens_mtls_for_the_app"}
+
+
+def existing(local_cluster) -> list[str]:
+    """The options a user gives for the local cluster as an existing one (no probe options)."""
+    return ["--target=existing", f"--kubeconfig={local_cluster.layout.admin_kubeconfig}",
+            f"--app-user={L.APP_USER}", f"--app-group={L.APP_GROUP}",
+            f"--app-namespace={L.APP_NAMESPACE}"]
+
+
+def objects_of(clients: Clients, run_id: str) -> list[str]:
+    """The namespaces and pods labelled with a run id that still exist."""
+    selector = f"{RUN_ID_LABEL}={run_id}"
+    return ([f"namespace/{n.metadata.name}" for n in clients.core.list_namespace(
+                label_selector=selector).items]
+            + [f"pod/{p.metadata.namespace}/{p.metadata.name}" for p in
+               clients.core.list_pod_for_all_namespaces(label_selector=selector).items])
+
+
+def poll(condition, timeout: float, what: str, interval: float = 0.5):
+    """condition()'s first truthy value before the deadline, else AssertionError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not {what} after {timeout:g}s")
+
+
+def test_existing_target_runs_probes_from_kubeproofs_image_then_stops_at_once_without_it(
+        local_cluster):
+    normal = run_suite(*existing(local_cluster))
+    inconclusive = [normal.evidence_of(t["nodeid"]) for t in normal.tests
+                    if t["verdict"] == "error" and t["nodeid"] not in INCONCLUSIVE_HERE]
+    assert not inconclusive, "with no probe options every probe is conclusive:\n" + \
+        "\n".join(inconclusive)
+
+    unpullable = run_suite(*existing(local_cluster), f"--probe-image={UNPULLABLE}")
+    stopped = {t["nodeid"] for t in unpullable.tests if "probe preflight:" in t["reason"]}
+    assert stopped, f"no test names the preflight:\n{unpullable.output[-3000:]}"
+    for test in unpullable.tests:
+        if test["nodeid"] in stopped:
+            assert test["verdict"] == "error", unpullable.evidence_of(test["nodeid"])
+            # Stopped on the pod's state, not at the end of a deadline.
+            assert "cannot start" in test["reason"] and "ErrImagePull" in test["reason"], \
+                test["reason"]
+        else:
+            # Tests that start no pod are untouched by the probe image.
+            assert test["verdict"] == normal.verdict_of[test["nodeid"]], \
+                unpullable.evidence_of(test["nodeid"])
+    lines = [line for line in unpullable.output.splitlines()
+             if line.startswith("kubeproof: probe preflight:")]
+    assert len(lines) == 1 and UNPULLABLE in lines[0] and "--probe-image" in lines[0], \
+        unpullable.output[-3000:]
+
+
+def test_a_killed_run_leaves_nothing_once_the_next_run_is_done(local_cluster):
+    admin = Clients(Identity(local_cluster.layout.admin_kubeconfig))
+    before = {ns.metadata.labels[RUN_ID_LABEL] for ns in admin.core.list_namespace(
+        label_selector=RUN_ID_LABEL).items}
+    argv = [sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "-m", "acceptance",
+            "-p", "no:cacheprovider", "-q", "-n", "2"]
+    victim = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def probe_pod_of_new_run():
+            pods = admin.core.list_pod_for_all_namespaces(label_selector=RUN_ID_LABEL).items
+            return next((p.metadata.labels[RUN_ID_LABEL] for p in pods
+                         if p.metadata.labels[RUN_ID_LABEL] not in before), None)
+
+        killed = poll(probe_pod_of_new_run, 120, "a probe pod of the new run")
+    finally:
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+    left = objects_of(admin, killed)
+    assert any(o.startswith("pod/") for o in left), left
+    assert killed in live_runs(admin), "the killed run held no lease while it ran"
+    # Its lease runs out (LEASE_SECONDS after its last renewal); until then it counts as live.
+    poll(lambda: killed not in live_runs(admin), 60, "the killed run's lease expired")
+
+    after = run_suite("--control=seccomp.keyctl-denied", workers=0)
+    assert "removed" in after.output and "ended without cleaning up" in after.output, \
+        after.output[-2000:]
+    poll(lambda: not objects_of(admin, killed), 90,
+         f"every object of killed run {killed} gone (left: {objects_of(admin, killed)})")
+
+
+def test_two_concurrent_runs_give_identical_verdicts(local_cluster, hardened_run):
+    outcomes = {}
+
+    def run(name: str) -> None:
+        outcomes[name] = run_suite(workers=1)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("first", "second")]
+    started = datetime.datetime.now(datetime.UTC)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(outcomes) == {"first", "second"}, "a concurrent run did not finish"
+    for name, outcome in outcomes.items():
+        differ = [f"{nodeid}: {verdict} alone, {outcome.verdict_of.get(nodeid)} concurrently\n"
+                  f"{outcome.evidence_of(nodeid)}"
+                  for nodeid, verdict in hardened_run.verdict_of.items()
+                  if outcome.verdict_of.get(nodeid) != verdict]
+        assert not differ, f"the {name} run (from {started:%H:%M:%S}) differs:\n" + \
+            "\n".join(differ)
