@@ -14,7 +14,7 @@ _SECRET_WORD = (r"token|password|passwd|secret|api[-_]?key|access[-_]?key|privat
 # Mapping keys whose values are secrets whatever they look like.
 _SECRET_KEY = re.compile(rf"({_SECRET_WORD}|authorization)", re.IGNORECASE)
 # ...unless the name says the value is where the secret is kept, or what kind it is.
-_PATH_KEY = re.compile(r"(file|path|dir|name|config)$", re.IGNORECASE)
+_PATH_KEY = re.compile(r"(file|path|dir|name|config|mode)$", re.IGNORECASE)
 # A flag (one or two dashes) that names a secret, as one argv word: `--token`, `-password`.
 _SECRET_FLAG = re.compile(rf"(?i)^--?[\w.-]*(?:{_SECRET_WORD})(?![\w.-]*(?:file|path|dir|config))"
                           rf"[\w.-]*$")
