@@ -8,14 +8,14 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-
 from auditcases import VERDICTS, run_cases
+
 from kubeproof import auditreport, catalogue
 
 
 @pytest.fixture
 def report(pytester):
-    result, doc = run_cases(pytester, "--kubeproof-html=out/audit.html")
+    _, doc = run_cases(pytester, "--kubeproof-html=out/audit.html")
     return doc, (pytester.path / "out" / "audit.html").read_text()
 
 
@@ -129,7 +129,8 @@ def test_page_breaks_between_controls_for_paper(report):
 
 @pytest.mark.parametrize(("reason", "shown"), [
     ("AssertionError: x -> 200\nassert False", "x -> 200"),
-    ("kubeproof.verdicts.Inconclusive: canary failed (a): AssertionError: b", "canary failed (a): b"),
+    ("kubeproof.verdicts.Inconclusive: canary failed (a): AssertionError: b",
+     "canary failed (a): b"),
     ("setup failed: RuntimeError: boom", "setup failed: boom"),
     ("waived: waiver #1 (c), approved (failure: AssertionError: m\nassert False)",
      "waived: waiver #1 (c), approved (failure: m)"),

@@ -8,8 +8,8 @@ import datetime
 import json
 
 import pytest
-
 from auditcases import run_cases
+
 from kubeproof import compare
 from kubeproof.errors import KubeproofError
 
@@ -127,7 +127,7 @@ def test_bad_previous_file_is_one_line(tmp_path, content, message):
     path = tmp_path / "old.json"
     if content is not None:
         path.write_text(content)
-    with pytest.raises(KubeproofError, match="^--compare ") as exc:
+    with pytest.raises(KubeproofError, match=r"^--compare ") as exc:
         compare.load(path)
     assert message in str(exc.value)
     assert "\n" not in str(exc.value)

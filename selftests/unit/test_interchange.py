@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from auditcases import VERDICTS, run_cases
+
 from kubeproof import hdf, sarif
 
 SCHEMAS = Path(sarif.__file__).parent / "schemas"
