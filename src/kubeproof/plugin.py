@@ -261,7 +261,11 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 def _redact_report(rep: pytest.TestReport) -> None:
     """Mask credentials in a report's failure text and captured output."""
-    if rep.longrepr is not None and not isinstance(rep.longrepr, tuple):
+    if isinstance(rep.longrepr, tuple) and len(rep.longrepr) == 3:
+        # A skip: (path, line, "Skipped: reason").
+        path, line, reason = rep.longrepr
+        rep.longrepr = (path, line, redact_text(str(reason)))
+    elif rep.longrepr is not None and not isinstance(rep.longrepr, tuple):
         text = str(rep.longrepr)
         masked = redact_text(text)
         if masked != text:
