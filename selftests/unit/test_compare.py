@@ -95,6 +95,9 @@ def test_tls(evidence):
     assert [e["control"] for e in changes["newly_passing"]] == ["rbac.authorization-mode"]
     assert [(e["control"], e["after"]) for e in changes["changed"]] == [("host.hids", "skip")]
     assert [w["days_left"] for w in changes["waivers_expiring"]] == [10]
+    from test_report_schema import _documented
+
+    assert _documented("changes") == set(changes)
     result.stdout.fnmatch_lines([
         "since run old-run (2026-11-01):",
         "  1 newly failing: auth.anonymous-disabled (pass -> fail)",
