@@ -47,6 +47,7 @@ def test_secrets_are_masked(text, secret):
     "--enable-bootstrap-token-auth=true",
     "--encryption-provider-config /etc/kubernetes/enc.yaml",
     "https://10.0.0.1:6443/api/v1/namespaces",
+    "then rewrite secrets: `kubectl get secrets -A -o json | kubectl replace -f -`.",
 ])
 def test_ordinary_evidence_is_kept(text):
     assert redact(text) == text

@@ -64,8 +64,8 @@ th { background: #f6f8fa; } td.n { text-align: right; width: 3.5em; }
 .legend span { margin-right: 1em; white-space: nowrap; }
 .legend i { display:inline-block; width: .9em; height: .9em; margin-right: .3em;
             vertical-align: -1px; }
-dl.kv { display: grid; grid-template-columns: minmax(9em, max-content) 1fr; gap: 2px 12px;
-        margin: .2em 0 .6em 0; }
+dl.kv { display: grid; grid-template-columns: minmax(5em, max-content) minmax(60%, 1fr);
+        gap: 2px 12px; margin: .2em 0 .6em 0; }
 dl.kv dt { font-weight: bold; color: #57606a; overflow-wrap: anywhere; }
 dl.kv dd { margin: 0; overflow-wrap: anywhere; white-space: pre-wrap; }
 dl.kv dl.kv { margin: 0; }
@@ -75,7 +75,8 @@ code { font-family: "DejaVu Sans Mono", monospace; font-size: 9.5pt; }
 .muted { color: #57606a; }
 section.control { break-before: page; page-break-before: always; }
 section.control header { border-bottom: 2px solid #1f2328; margin-bottom: .6em; }
-.check, tr, dl.kv > dt, dl.kv > dd { break-inside: avoid; page-break-inside: avoid; }
+tr, .check > p { break-inside: avoid; page-break-inside: avoid; }
+dl.kv > dt { break-after: avoid; page-break-after: avoid; }
 section.summary { break-before: page; page-break-before: always; }
 @page { size: A4; margin: 16mm 14mm; }
 .bar.wide { width: 100%; height: 1.4em; margin: .3em 0 .8em 0; }

@@ -47,7 +47,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
     (
         re.compile(
             rf"(?i)([\"']?[\w.-]*(?:{_SECRET_WORD})(?![\w.-]*(?:file|path|dir|config))[\w.-]*"
-            rf"[\"']?\s*[:=]\s*)(?![\s'\"]*<redacted>)(?!{_PLAIN}){_VALUE}"
+            rf"[\"']?\s*[:=]\s*)(?![\s'\"]*<redacted>)(?!{_PLAIN}|`){_VALUE}"
         ),
         _keep_quotes,
     ),
@@ -55,7 +55,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
     (
         re.compile(
             rf"(?i)((?<![\w-])--?[\w.-]*(?:{_SECRET_WORD})(?![\w.-]*(?:file|path|dir|config))"
-            rf"[\w.-]*\s+)(?![-<])(?!{_PLAIN}){_VALUE}"
+            rf"[\w.-]*\s+)(?![-<])(?!{_PLAIN}|`){_VALUE}"
         ),
         _keep_quotes,
     ),
