@@ -49,6 +49,7 @@ h3 { font-size: 11.5pt; margin: 1em 0 .3em 0; }
 table { border-collapse: collapse; width: 100%; margin: .4em 0 1em 0; }
 th, td { border: 1px solid #d0d7de; padding: 3px 7px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; } td.n { text-align: right; width: 3.5em; }
+th.n { font-size: 8.5pt; width: 4.2em; } h2, h3 { break-after: avoid; page-break-after: avoid; }
 .verdict { display:inline-block; padding: 1px 9px; border-radius: 9px; color: #fff;
            font-weight: bold; font-size: 10pt; }
 .v-pass { background: var(--pass); } .v-fail { background: var(--fail); }
@@ -56,7 +57,7 @@ th { background: #f6f8fa; } td.n { text-align: right; width: 3.5em; }
 .v-skip { background: var(--skip); } .v-not-run { background: var(--notrun); color:#1f2328; }
 .gate-failed { color: var(--fail); font-weight: bold; }
 .gate-passed { color: var(--pass); font-weight: bold; }
-.bar { display:flex; width: 14em; height: 1em; border: 1px solid #d0d7de; }
+.bar { display:flex; width: 9em; height: 1em; border: 1px solid #d0d7de; }
 .bar span { display:block; height: 100%; }
 .b-pass { background: var(--pass); } .b-fail { background: var(--fail); }
 .b-error { background: var(--error); } .b-waived { background: var(--waived); }
@@ -147,7 +148,8 @@ def _legend() -> str:
 
 def _count_table(table_id: str, first: list[str], rows: list[tuple[list[str], Counter]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in first)
-    head += "".join(f"<th>{escape(LABELS[v])}</th>" for v in VERDICTS) + "<th>chart</th>"
+    head += "".join(f'<th class="n">{escape(LABELS[v])}</th>' for v in VERDICTS)
+    head += "<th>chart</th>"
     body = ""
     for cells, counts in rows:
         body += "<tr>" + "".join(f"<td>{c}</td>" for c in cells)
