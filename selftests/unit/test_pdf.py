@@ -82,3 +82,17 @@ def test_missing_chromium_is_one_line_and_exit_4(pytester, monkeypatch):
                     "'/nonexistent/chromium' (KUBEPROOF_CHROMIUM): apt-get install -y chromium "
                     "(or set KUBEPROOF_CHROMIUM), or drop --kubeproof-pdf")
     assert not (pytester.path / "a.pdf").exists()
+
+
+def test_a_browser_that_cannot_print_is_one_line_and_exit_4(pytester, monkeypatch):
+    monkeypatch.setenv("KUBEPROOF_CHROMIUM", shutil.which("false"))
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--kubeproof-pdf=a.pdf",
+                                "--kubeproof-html=a.html")
+    assert result.ret == 4
+    output = "\n".join(result.outlines + result.errlines)
+    assert "Traceback" not in output
+    [line] = [line for line in result.outlines if "could not print" in line]
+    assert line.startswith(f"kubeproof: {shutil.which('false')} could not print ")
+    assert "(exit 1): no output" in line
+    assert (pytester.path / "a.html").is_file() and not (pytester.path / "a.pdf").exists()
