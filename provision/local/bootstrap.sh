@@ -12,8 +12,8 @@ mkdir -p "$cache/bin" "$cache/images" "$cache/logs"
 say() { echo "kubeproof: $*" >&2; }
 
 packages=(containerd runc containernetworking-plugins iptables ipset iproute2 conntrack
-          busybox-static keyutils curl gcc libc6-dev ca-certificates chromium openssh-server shellcheck
-          skopeo)
+          busybox-static keyutils curl gcc libc6-dev ca-certificates chromium poppler-utils
+          openssh-server shellcheck skopeo)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -1,6 +1,7 @@
 """Reports for auditors on the local cluster: real controls run with a waiver that applies, one
-that is stale and one that expired; the exit codes, the OSCAL document (schema-valid) and the
-HTML report as headless Chromium renders it."""
+that is stale and one that expired; the exit codes, the OSCAL, SARIF and HDF documents
+(schema-valid), the auditor report and its PDF, and the HTML report as headless Chromium
+renders it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeproof import oscal
+from kubeproof import catalogue, hdf, oscal, sarif
 from kubeproof.localcluster import layout as L
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +48,9 @@ def run_suite(out: Path, waivers: str, *args: str,
                "acceptance", "--keep-cluster", *[f"--control={c}" for c in controls],
                f"--waivers={out / 'waivers.yaml'}", f"--kubeproof-json={out / 'r.json'}",
                f"--oscal={out / 'ar.json'}", f"--junitxml={out / 'r.xml'}",
-               f"--html={out / 'r.html'}", "--self-contained-html", *args]
+               f"--html={out / 'r.html'}", "--self-contained-html",
+               f"--kubeproof-html={out / 'audit.html'}", f"--sarif={out / 'r.sarif'}",
+               f"--hdf={out / 'r.hdf.json'}", *args]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
@@ -91,6 +94,50 @@ def test_oscal_document_is_schema_valid(waived_run):
                         EXPIRED: {"state": "satisfied", "reason": "pass"}}
     assert len(result["observations"]) == len(doc["tests"])
     assert all(o.get("relevant-evidence") for o in result["observations"])
+
+
+def test_sarif_and_hdf_are_schema_valid(waived_run):
+    _, out, doc = waived_run
+    log = json.loads((out / "r.sarif").read_text())
+    assert sarif.validate(log) == []
+    [run] = log["runs"]
+    assert {r["id"] for r in run["tool"]["driver"]["rules"]} == set(CONTROLS)
+    # the waived failures are the only results, each suppressed by its waiver
+    waived = [t["nodeid"] for t in doc["tests"] if t["verdict"] == "waived"]
+    assert sorted(r["partialFingerprints"]["kubeproofTest/v1"] for r in run["results"]) == \
+        sorted(waived)
+    assert waived
+    for result in run["results"]:
+        assert result["ruleId"] == FAILS
+        assert result["suppressions"][0]["status"] == "accepted"
+    document = json.loads((out / "r.hdf.json").read_text())
+    assert hdf.validate(document) == []
+    controls = {c["id"]: c for c in document["profiles"][0]["controls"]}
+    tests = {c: [t for t in doc["tests"] if t["control"] == c] for c in CONTROLS}
+    for control in CONTROLS:
+        assert len(controls[control]["results"]) == len(tests[control]), control
+    assert {r["status"] for r in controls[PASSES]["results"]} == {"passed"}
+    assert document["platform"]["target_id"] == doc["cluster"]["server"]
+
+
+def test_auditor_report_has_each_control_and_prints(waived_run):
+    _, out, doc = waived_run
+    html = (out / "audit.html").read_text()
+    for text in [doc["run_id"], doc["cluster"]["server"], doc["cluster"]["version"],
+                 doc["cluster"]["nodes"][0]["os_image"], "gate FAILED", "Jane Auditor (CISO)",
+                 *(f'id="control-{c}"' for c in CONTROLS)]:
+        assert text in html, text
+    assert "Traceback" not in html and "<script" not in html
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext is missing: apt-get install -y poppler-utils")
+    pdf = out / "audit.pdf"
+    subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                    f"--user-data-dir={out / 'chromium-profile'}", f"--print-to-pdf={pdf}",
+                    (out / "audit.html").as_uri()], capture_output=True, timeout=120, check=True)
+    text = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                                   check=True, timeout=60).stdout.split())
+    for control in CONTROLS:
+        assert catalogue.get(control).title in text, control
 
 
 def test_a_waiver_that_applies_keeps_the_run_green(local_cluster, tmp_path):

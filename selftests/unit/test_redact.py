@@ -20,6 +20,17 @@ PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE--
     ("password=hunter2", "hunter2"),
     ('{"token": "abc123"}', "abc123"),
     ("join with abcdef.0123456789abcdef please", "0123456789abcdef"),
+    ("kube-apiserver --token s3cr3t-value --v=2", "s3cr3t-value"),
+    ("etcd --peer-client-secret 'two words'", "two words"),
+    ("git clone https://deploy:hunter2@git.example.com/x.git", "hunter2"),
+    ("postgres://app:pg-pa55@db.internal:5432/app", "pg-pa55"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----",
+     "b3BlbnNzaC1rZXk"),
+    ("id_token: eyJhbGciOiJub25lIn0.eyJpc3MiOiJodHRwczovL2lkcCJ9", "eyJpc3MiOiJodHRwczovL2lkcCJ9"),
+    ("--oidc-client-secret=abc123", "abc123"),
+    ("DB_PASSWORD=pw1 MYSQL_ROOT_PASSWORD=pw2", "pw1"),
+    ("api_key=k-123", "k-123"),
+    ('{"password": "with space"}', "with space"),
 ])
 def test_secrets_are_masked(text, secret):
     masked = redact(text)
@@ -33,6 +44,10 @@ def test_secrets_are_masked(text, secret):
     "--authorization-mode=Node,RBAC",
     "GET /api/v1/namespaces/kube-system/pods -> 403 Forbidden",
     "Unable to dump key: Operation not permitted",
+    "--enable-bootstrap-token-auth=true",
+    "--encryption-provider-config /etc/kubernetes/enc.yaml",
+    "https://10.0.0.1:6443/api/v1/namespaces",
+    "then rewrite secrets: `kubectl get secrets -A -o json | kubectl replace -f -`.",
 ])
 def test_ordinary_evidence_is_kept(text):
     assert redact(text) == text
@@ -44,3 +59,15 @@ def test_mappings_mask_secret_keys_but_keep_file_paths():
     assert redact(value) == {"client-key-data": MASK, "token": MASK, "tokenFile": "/x",
                              "service-account-key-file": "/y", "nested": [{"password": MASK}],
                              "n": 3}
+
+
+def test_the_word_after_a_secret_flag_is_masked_in_a_command_line():
+    argv = ["kubelet", "--token", "t0k3n", "--v", "2", "--kubeconfig", "/etc/kubelet.conf"]
+    assert redact(argv) == ["kubelet", "--token", MASK, "--v", "2", "--kubeconfig",
+                            "/etc/kubelet.conf"]
+
+
+def test_environment_entries_that_name_a_secret_are_masked():
+    env = [{"name": "DB_PASSWORD", "value": "pw"}, {"name": "HOME", "value": "/root"}]
+    assert redact(env) == [{"name": "DB_PASSWORD", "value": MASK},
+                           {"name": "HOME", "value": "/root"}]

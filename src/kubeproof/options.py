@@ -26,6 +26,20 @@ def add_options(parser: pytest.Parser) -> None:
                          "justification, approver, expires; see README")
     group.addoption("--oscal", metavar="PATH", default=None,
                     help="write an OSCAL assessment-results JSON document to PATH")
+    group.addoption("--kubeproof-html", metavar="PATH", default=None,
+                    help="write the auditor report (one self-contained HTML file, control by "
+                         "control) to PATH")
+    group.addoption("--kubeproof-pdf", metavar="PATH", default=None,
+                    help="write the auditor report as PDF to PATH (needs headless Chromium)")
+    group.addoption("--sarif", metavar="PATH", default=None,
+                    help="write a SARIF 2.1.0 log (failing, inconclusive and waived tests) "
+                         "to PATH")
+    group.addoption("--hdf", metavar="PATH", default=None,
+                    help="write MITRE Heimdall Data Format (InSpec exec JSON) to PATH")
+    group.addoption("--compare", metavar="PREVIOUS.json", default=None,
+                    help="say what changed since a previous --kubeproof-json file: controls "
+                         "newly failing or passing, changed verdicts, waivers expiring within "
+                         "30 days")
     group.addoption("--fail-on", metavar="LEVEL", default=gate.DEFAULT,
                     help="exit non-zero on: fail (failed or errored controls, stale or expired "
                          "waivers; default), error (errored controls only), never")

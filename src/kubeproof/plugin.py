@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,18 @@ import pytest
 
 from kubeproof import (
     __version__,
+    auditreport,
     catalogue,
+    compare,
     fixtures,
+    hdf,
     htmlsummary,
     identity,
     options,
     oscal,
+    pdf,
     proof,
+    sarif,
     waivers,
 )
 from kubeproof import gate as gating
@@ -34,6 +40,11 @@ WAIVERS = pytest.StashKey[list[waivers.Waiver]]()
 WAIVER = pytest.StashKey[waivers.Waiver]()
 # The run's metadata for the reports (set at session finish on the controller).
 META = pytest.StashKey[dict[str, Any]]()
+# The results document (set at session finish on the controller) and --compare's input.
+DOC = pytest.StashKey[dict[str, Any]]()
+PREVIOUS = pytest.StashKey[dict[str, Any]]()
+# Report files that could not be written (one line each, shown in the terminal summary).
+REPORT_ERRORS = pytest.StashKey[list[str]]()
 MAX_PROBLEMS = 5
 
 
@@ -63,6 +74,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     options.check_options(config)
     config.stash[WAIVERS] = _load_waivers(config)
+    if not _is_worker(config):
+        _check_report_options(config)
     workerinput = getattr(config, "workerinput", {})
     config.stash[fixtures.RUN_ID] = workerinput.get("kubeproof_run_id") or new_run_id()
     config.stash[RESULTS] = reporting.Results()
@@ -79,6 +92,18 @@ def _load_waivers(config: pytest.Config) -> list[waivers.Waiver]:
         return []
     try:
         return waivers.load(Path(config.invocation_params.dir, path))
+    except KubeproofError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _check_report_options(config: pytest.Config) -> None:
+    """--compare's file and --kubeproof-pdf's browser, checked before the run (usage errors)."""
+    try:
+        if config.getoption("compare"):
+            config.stash[PREVIOUS] = compare.load(
+                Path(config.invocation_params.dir, config.getoption("compare")))
+        if config.getoption("kubeproof_pdf"):
+            pdf.browser()
     except KubeproofError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -142,6 +167,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for name in control.markers:
             item.add_marker(name)
         item.user_properties.extend(reporting.control_properties(control))
+        item.user_properties.append((reporting.PREFIX + "check", reporting.check_of(item)))
         item.user_properties.append((reporting.PREFIX + "proven",
                                      str(proof.is_proven(item.nodeid)).lower()))
         callspec = getattr(item, "callspec", None)
@@ -235,7 +261,11 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 def _redact_report(rep: pytest.TestReport) -> None:
     """Mask credentials in a report's failure text and captured output."""
-    if rep.longrepr is not None and not isinstance(rep.longrepr, tuple):
+    if isinstance(rep.longrepr, tuple) and len(rep.longrepr) == 3:
+        # A skip: (path, line, "Skipped: reason").
+        path, line, reason = rep.longrepr
+        rep.longrepr = (path, line, redact_text(str(reason)))
+    elif rep.longrepr is not None and not isinstance(rep.longrepr, tuple):
         text = str(rep.longrepr)
         masked = redact_text(text)
         if masked != text:
@@ -270,6 +300,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"kubeproof: {reason}", red=True, bold=True)
     meta = config.stash.get(META, {})
     lines += [w["message"] for w in meta.get("waivers", [])]
+    changes = config.stash.get(DOC, {}).get("changes")
+    if changes:
+        lines += compare.summary_lines(changes)
     if lines:
         terminalreporter.write_sep("=", "kubeproof: controls by checklist item")
         for line in lines:
@@ -278,6 +311,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             failed = meta["gate"]["failed"]
             terminalreporter.write_line("kubeproof " + meta["gate"]["line"], red=failed,
                                         green=not failed, bold=True)
+    for problem in config.stash.get(REPORT_ERRORS, []):
+        terminalreporter.write_line(f"kubeproof: {problem}", red=True, bold=True)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -319,10 +354,42 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     }
     config.stash[META] = meta
     _add_report_metadata(config, meta)
+    doc = results.to_json(meta)
+    if PREVIOUS in config.stash:
+        doc["changes"] = compare.diff(config.stash[PREVIOUS], doc["controls"], doc["waivers"],
+                                      _today())
+    config.stash[DOC] = doc
     if config.getoption("kubeproof_json"):
-        results.write_json(Path(config.getoption("kubeproof_json")), meta)
+        reporting.write_json(Path(config.getoption("kubeproof_json")), doc)
     if config.getoption("oscal"):
         oscal.write(Path(config.getoption("oscal")), results, meta)
+    if config.getoption("sarif"):
+        sarif.write(Path(config.getoption("sarif")), doc)
+    if config.getoption("hdf"):
+        hdf.write(Path(config.getoption("hdf")), doc)
+    _write_auditor_report(session, doc)
+
+
+def _write_auditor_report(session: pytest.Session, doc: dict[str, Any]) -> None:
+    """The auditor report as HTML and/or PDF; a PDF that cannot be printed is one line in
+    the terminal summary and exit status 4, never a traceback."""
+    config = session.config
+    html, pdf_path = config.getoption("kubeproof_html"), config.getoption("kubeproof_pdf")
+    if html:
+        auditreport.write(Path(html), doc)
+    if not pdf_path:
+        return
+    try:
+        if html:
+            pdf.print_pdf(Path(html), Path(pdf_path))
+            return
+        with tempfile.TemporaryDirectory(prefix="kubeproof-audit-") as tmp:
+            source = Path(tmp, "audit.html")
+            auditreport.write(source, doc)
+            pdf.print_pdf(source, Path(pdf_path))
+    except KubeproofError as exc:
+        config.stash.setdefault(REPORT_ERRORS, []).append(str(exc))
+        session.exitstatus = KubeproofError.exit_code
 
 
 def _add_report_metadata(config: pytest.Config, meta: dict[str, Any]) -> None:

@@ -35,6 +35,13 @@ def control_properties(control: Control) -> list[tuple[str, str]]:
     ]
 
 
+def check_of(item: Any) -> str:
+    """What a test does, from its docstring's first paragraph (the title of its control
+    when it has none)."""
+    doc = getattr(getattr(item, "obj", None), "__doc__", None) or ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
 def set_property(props: list[tuple[str, Any]], name: str, value: Any) -> None:
     """Set a kubeproof property in a user_properties list, replacing an earlier value."""
     props[:] = [(k, v) for k, v in props if k != PREFIX + name]
@@ -72,6 +79,8 @@ class TestResult:
     kind: str
     remediation: str
     references: str
+    # What the test does, in its docstring's words (its first paragraph).
+    check: str = ""
     verdict: str = Verdict.PASS.value
     reason: str = ""
     evidence: list[dict[str, Any]] = field(default_factory=list)
@@ -106,6 +115,7 @@ class Results:
             result = TestResult(report.nodeid, control.id, control.title, control.item_label,
                                 control.area, control.kind, control.remediation,
                                 ", ".join(control.references),
+                                props.get(PREFIX + "check") or control.title,
                                 proven=proof.is_proven(report.nodeid))
             self.tests[report.nodeid] = result
         result.duration += report.duration
@@ -170,7 +180,8 @@ class Results:
         return [c.id for c in catalogue.CONTROLS if c.id not in self.covered]
 
     def to_json(self, meta: dict[str, Any]) -> dict[str, Any]:
-        """The machine-readable results document."""
+        """The machine-readable results document (`changes` is --compare's, set by the
+        plugin)."""
         verdicts = self.control_verdicts()
         waivers_of: dict[str, list[int]] = {}
         for result in self.tests.values():
@@ -193,12 +204,8 @@ class Results:
                 "proof": self.proof(),
             },
             "untested": self.untested(),
+            "changes": None,
         })
-
-    def write_json(self, path: Path, meta: dict[str, Any]) -> None:
-        """Write the results document to path."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(meta), indent=2, sort_keys=False) + "\n")
 
     def summary_lines(self, verbose: bool = False) -> list[str]:
         """The terminal summary: controls per verdict for each checklist item (when tests
@@ -216,6 +223,12 @@ class Results:
             listed = ": " + ", ".join(untested) if verbose else " (-v lists them)"
             lines.append(f"{len(untested)} catalogue controls have no test yet{listed}")
         return lines
+
+
+def write_json(path: Path, doc: dict[str, Any]) -> None:
+    """Write a results document to path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
 
 def junit_global_properties(meta: dict[str, Any]) -> list[tuple[str, str]]:

@@ -73,6 +73,15 @@ def command_line(host: Host, pid: int) -> list[str]:
     return [word for word in result.stdout.split("\n") if word]
 
 
+def process_evidence(pid: int, argv: list[str], read: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What a report may show of a process: its pid, its executable and the flags the
+    control read (by name), never its whole command line (which can carry credentials and
+    says nothing the control checked)."""
+    shown = flags(argv)
+    return {"pid": pid, "executable": argv[0] if argv else "",
+            "flags read": {name: shown[name] for name in read if name in shown}}
+
+
 def processes(host: Host, comm: str) -> list[tuple[int, list[str]]]:
     """(pid, argv) of every process whose command name is comm."""
     result = run(host, "pgrep -x %s", comm)

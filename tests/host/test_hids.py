@@ -39,8 +39,8 @@ def test_host_ids_or_runtime_detector_is_present(host, evidence):
     node."""
     with evidence.canary("the node's processes are visible (pid 1 is listed)"):
         init = nodefacts.command_line(host, 1)
-        evidence.add("pid 1", init)
         assert init, "pid 1 has an empty command line"
+        evidence.add("pid 1", nodefacts.process_evidence(1, init))
     found = _integrity_tools(host, evidence)
     for name in DETECTORS:
         pids = [pid for pid, _ in nodefacts.processes(host, name)]

@@ -36,9 +36,13 @@ EXPECTED = {
 }
 
 
+# The kubelet flags these checks read (the settings' own flags are in each setting's evidence).
+READ = ("config", "config-dir", "kubeconfig")
+
+
 def _canary(evidence, kubelet):
     with evidence.canary("the node's kubelet process and its configuration are readable"):
-        evidence.add("kubelet", {"pid": kubelet.pid, "command line": kubelet.argv,
+        evidence.add("kubelet", {**nodefacts.process_evidence(kubelet.pid, kubelet.argv, READ),
                                  "config file": kubelet.config_path,
                                  "drop-ins": kubelet.drop_ins})
         assert kubelet.config or not kubelet.config_path, f"{kubelet.config_path} is empty"
@@ -73,8 +77,8 @@ def test_kubelet_file_is_guarded(host, kubelet, evidence, which, aspect):
     if not path:
         if which == "config":
             pytest.skip("the kubelet runs without --config: its settings come from flags")
-        raise kubeproof.Inconclusive(f"the kubelet has no --{which} (command line: "
-                                     f"{kubelet.argv})")
+        raise kubeproof.Inconclusive(f"the kubelet has no --{which} (its flags: "
+                                     f"{', '.join(sorted(kubelet.flags)) or 'none'})")
     with nodefacts.as_root(host):
         f = host.file(path)
         if not f.exists:
