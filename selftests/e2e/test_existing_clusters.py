@@ -54,15 +54,33 @@ def poll(condition, timeout: float, what: str, interval: float = 0.5):
     raise AssertionError(f"not {what} after {timeout:g}s")
 
 
+def etcd_options(local_cluster) -> list[str]:
+    """etcd client access as a kubeadm user would pass it (the API server's client pair)."""
+    pki = local_cluster.layout.pki
+    return [f"--etcd-endpoint=https://127.0.0.1:{L.ETCD_CLIENT_PORT}",
+            f"--etcd-ca={pki / 'etcd-ca.crt'}", f"--etcd-cert={pki / 'apiserver-etcd-client.crt'}",
+            f"--etcd-key={pki / 'apiserver-etcd-client.key'}"]
+
+
 def test_existing_target_runs_probes_from_kubeproofs_image_then_stops_at_once_without_it(
-        local_cluster):
-    normal = run_suite(*existing(local_cluster))
+        local_cluster, hardened_run):
+    normal = run_suite(*existing(local_cluster), *etcd_options(local_cluster))
     inconclusive = [normal.evidence_of(t["nodeid"]) for t in normal.tests
                     if t["verdict"] == "error" and t["nodeid"] not in INCONCLUSIVE_HERE]
     assert not inconclusive, "with no probe options every probe is conclusive:\n" + \
         "\n".join(inconclusive)
+    # With the etcd options the etcd controls run there as on the local target (all but the
+    # check of the API server's encryption flags, which the local cluster shows no pod for).
+    etcd_tests = [t["nodeid"] for t in normal.tests
+                  if t["control"] in ("etcd.isolated", "encryption.at-rest")
+                  and hardened_run.verdict_of.get(t["nodeid"]) == "pass"
+                  and "lacks component-flags" not in t["reason"]]
+    assert len(etcd_tests) >= 3
+    differ = [normal.evidence_of(n) for n in etcd_tests if normal.verdict_of[n] != "pass"]
+    assert not differ, "\n".join(differ)
 
-    unpullable = run_suite(*existing(local_cluster), f"--probe-image={UNPULLABLE}")
+    unpullable = run_suite(*existing(local_cluster), *etcd_options(local_cluster),
+                           f"--probe-image={UNPULLABLE}")
     stopped = {t["nodeid"] for t in unpullable.tests if "probe preflight:" in t["reason"]}
     assert stopped, f"no test names the preflight:\n{unpullable.output[-3000:]}"
     for test in unpullable.tests:

@@ -46,8 +46,8 @@ HOW_TO_ENABLE = {
     "redirect (istio-cni, as PSA restricted forbids istio-init) are not wired; its egress is "
     "enforced by an Envoy egress gateway and NetworkPolicy instead. Run the mesh controls with "
     "--target existing against a cluster that should have Istio",
-    ETCD_ACCESS: "etcd client certificates are known to the local target only; the existing "
-    "target has no etcd access yet (the etcd endpoint and its client certificate are needed)",
+    ETCD_ACCESS: "give etcd client access with --etcd-endpoint URL --etcd-ca --etcd-cert "
+    "--etcd-key PATH (existing target)",
     COMPONENT_FLAGS: "the existing target reads control-plane flags from kube-system static "
     "pods (kubeadm); managed control planes do not show them",
 }

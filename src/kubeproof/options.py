@@ -81,6 +81,16 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--ssh-known-hosts", metavar="PATH", default=None,
                     help="existing target: known_hosts with the nodes' keys "
                          "(default: ~/.ssh/known_hosts); unknown keys are refused")
+    group.addoption("--etcd-endpoint", metavar="URL", default=None,
+                    help="existing target: etcd's client URL (https://HOST:2379), for "
+                         "encryption.at-rest and etcd.isolated; with --etcd-ca/-cert/-key")
+    group.addoption("--etcd-ca", metavar="PATH", default=None,
+                    help="existing target: the CA that signs etcd's serving certificate")
+    group.addoption("--etcd-cert", metavar="PATH", default=None,
+                    help="existing target: an etcd client certificate (kubeadm: "
+                         "/etc/kubernetes/pki/apiserver-etcd-client.crt)")
+    group.addoption("--etcd-key", metavar="PATH", default=None,
+                    help="existing target: the key of --etcd-cert")
     # terraform target
     group.addoption("--tf-dir", metavar="PATH", default=None,
                     help="terraform target: the Terraform configuration (default: "

@@ -17,9 +17,11 @@ from kubeproof.errors import KubeproofError
 from kubeproof.targets.base import (
     CAN_RUN_PODS,
     COMPONENT_FLAGS,
+    ETCD_ACCESS,
     NODE_ACCESS,
     SERVICE_MESH,
     ClusterAccess,
+    EtcdAccess,
     Identity,
     NodeHost,
     Target,
@@ -76,6 +78,31 @@ def parse_ssh_host(value: str) -> tuple[str, int]:
     return value, 22
 
 
+def etcd_access(opt: Any) -> EtcdAccess | None:
+    """etcd client access from --etcd-endpoint/-ca/-cert/-key: all four or none."""
+    names = ("etcd_endpoint", "etcd_ca", "etcd_cert", "etcd_key")
+    given = {name: opt(name) for name in names if opt(name)}
+    if not given:
+        return None
+    if len(given) < len(names):
+        missing = ", ".join("--" + n.replace("_", "-") for n in names if n not in given)
+        raise KubeproofError(f"etcd access needs all of --etcd-endpoint, --etcd-ca, --etcd-cert "
+                             f"and --etcd-key: {missing} missing")
+    if not given["etcd_endpoint"].startswith("https://"):
+        raise KubeproofError(f"--etcd-endpoint {given['etcd_endpoint']!r}: give etcd's client "
+                             f"URL, https://HOST:PORT")
+    files = {}
+    for name in names[1:]:
+        path = Path(given[name]).expanduser()
+        if not path.is_file():
+            raise KubeproofError(f"--{name.replace('_', '-')} {path} does not exist: pass the "
+                                 f"etcd client's certificate files (kubeadm keeps them in "
+                                 f"/etc/kubernetes/pki on control-plane nodes)")
+        files[name] = path
+    return EtcdAccess(given["etcd_endpoint"].rstrip("/"), files["etcd_ca"], files["etcd_cert"],
+                      files["etcd_key"])
+
+
 def parse_flags(command: list[str]) -> dict[str, str]:
     """A component's command line as {flag: value}, flag without dashes (bare: 'true')."""
     flags = {}
@@ -92,11 +119,12 @@ class ExistingTarget(Target):
     name = "existing"
 
     def __init__(self, admin: Identity, app: Identity, app_namespace: str,
-                 nodes: list[NodeHost]) -> None:
+                 nodes: list[NodeHost], etcd: EtcdAccess | None = None) -> None:
         self.admin = admin
         self.app = app
         self.app_namespace = app_namespace
         self.nodes = nodes
+        self.etcd = etcd
 
     @classmethod
     def from_config(cls, config: Any) -> ExistingTarget:
@@ -142,7 +170,7 @@ class ExistingTarget(Target):
                                       ssh_identity_file=key, known_hosts=known))
         elif opt("ssh_key") or opt("ssh_user") or opt("ssh_known_hosts"):
             raise KubeproofError("SSH options need at least one --ssh-host HOST[:PORT]")
-        return cls(admin, app, opt("app_namespace"), nodes)
+        return cls(admin, app, opt("app_namespace"), nodes, etcd_access(opt))
 
     def declared_nodes(self) -> list[str]:
         return [node.name for node in self.nodes]
@@ -172,10 +200,12 @@ class ExistingTarget(Target):
             capabilities.add(NODE_ACCESS)
         if flags:
             capabilities.add(COMPONENT_FLAGS)
+        if self.etcd:
+            capabilities.add(ETCD_ACCESS)
         return ClusterAccess(
             target=self.name, admin=self.admin, app=self.app,
             app_user=self.app.impersonate_user or whoami(app) or self.app.label,
-            app_namespace=self.app_namespace, nodes=list(self.nodes),
+            app_namespace=self.app_namespace, nodes=list(self.nodes), etcd=self.etcd,
             component_flags=flags, capabilities=frozenset(capabilities),
         )
 
