@@ -150,3 +150,18 @@ def test_two_concurrent_runs_give_identical_verdicts(local_cluster, hardened_run
                   if outcome.verdict_of.get(nodeid) != verdict]
         assert not differ, f"the {name} run (from {started:%H:%M:%S}) differs:\n" + \
             "\n".join(differ)
+
+
+def test_node_pods_give_host_checks_the_verdicts_local_access_gives(local_cluster, hardened_run):
+    """--node-access pod: every check both targets can run has the local target's verdict
+    (the local target reaches its node directly, the existing one through node pods)."""
+    by_pods = run_suite(*existing(local_cluster), *etcd_options(local_cluster),
+                        "--node-access=pod")
+    both = [t["nodeid"] for t in by_pods.tests if "lacks " not in t["reason"]
+            and "lacks " not in next((h["reason"] for h in hardened_run.tests
+                                      if h["nodeid"] == t["nodeid"]), "lacks ")]
+    host_checks = [n for n in both if n.startswith("tests/host/")]
+    assert len(host_checks) >= 20, f"host checks did not run through node pods: {host_checks}"
+    differ = [f"{n}: {hardened_run.verdict_of[n]} locally\n{by_pods.evidence_of(n)}"
+              for n in both if by_pods.verdict_of[n] != hardened_run.verdict_of[n]]
+    assert not differ, "\n".join(differ)

@@ -10,7 +10,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from testinfra.host import Host
 
-from kubeproof import catalogue, hosts, probeimage, probes, runs, targets
+from kubeproof import catalogue, hosts, nodepods, probeimage, probes, runs, targets
 from kubeproof.errors import KubeproofError
 from kubeproof.kube import Clients, wait_for
 from kubeproof.targets.base import (
@@ -37,7 +37,8 @@ PROBE_IMAGE_PROBLEM = pytest.StashKey[str]()
 # What to do when a target lacks a capability: said in the skip reason.
 HOW_TO_ENABLE = {
     CAN_RUN_PODS: "the admin identity must be allowed to create pods in the app namespace",
-    NODE_ACCESS: "give node access with --ssh-host HOST --ssh-key KEY (existing target)",
+    NODE_ACCESS: "give node access with --node-access pod (a privileged pod per node) or "
+    "--ssh-host HOST --ssh-key KEY (existing target)",
     EGRESS_TEST_HOSTS: "the egress controls need a registered and an unregistered external "
     "test host with known answers; the local target creates them (netns hosts under "
     "kubeproof.test)",
@@ -142,6 +143,14 @@ def app_api(cluster: ClusterAccess) -> Clients:
     return Clients(cluster.app)
 
 
+def wait_for_default_account(admin_api: Clients, namespace: str) -> None:
+    """Wait until the controller-manager has made a new namespace's default ServiceAccount
+    (pods are refused until then)."""
+    wait_for(admin_api.core.list_namespaced_service_account, namespace, "default",
+             lambda sa: True, 30, what="created", kind="ServiceAccount", core=admin_api.core,
+             status=lambda sa: "present" if sa else "absent")
+
+
 @pytest.fixture(scope="session")
 def run_namespace(cluster: ClusterAccess, admin_api: Clients, run_id: str,
                   pytestconfig: pytest.Config) -> Iterator[str]:
@@ -152,10 +161,7 @@ def run_namespace(cluster: ClusterAccess, admin_api: Clients, run_id: str,
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     name = home or probes.create_run_namespace(admin_api.core, run_id, worker,
                                                cluster.run_namespace_labels)
-    # Pods are refused until the controller-manager has made the namespace's default account.
-    wait_for(admin_api.core.list_namespaced_service_account, name, "default", lambda sa: True,
-             30, what="created", kind="ServiceAccount", core=admin_api.core,
-             status=lambda sa: "present" if sa else "absent")
+    wait_for_default_account(admin_api, name)
     yield name
     if name != home:
         probes.delete_namespace(admin_api.core, name)
@@ -188,10 +194,28 @@ def probe_pods(cluster: ClusterAccess, admin_api: Clients, run_namespace: str, r
 
 
 @pytest.fixture(scope="session")
-def node_hosts(cluster: ClusterAccess) -> list[tuple[NodeHost, Host]]:
-    """testinfra hosts of the cluster's nodes (skips when the target has no node access)."""
+def node_hosts(cluster: ClusterAccess, admin_api: Clients, run_id: str,
+               pytestconfig: pytest.Config) -> Iterator[list[tuple[NodeHost, Host]]]:
+    """testinfra hosts of the cluster's nodes (skips when the target has no node access):
+    local, SSH, or (--node-access pod) a node pod each, deleted at the end."""
     require(cluster, NODE_ACCESS)
-    return [(node, hosts.host_for(node)) for node in cluster.nodes]
+    by_pod = [node.name for node in cluster.nodes if node.spec.startswith(nodepods.SPEC_PREFIX)]
+    if not by_pod:
+        yield [(node, hosts.host_for(node)) for node in cluster.nodes]
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    namespace = probes.create_run_namespace(admin_api.core, run_id,
+                                            "nodes" + (f"-{worker}" if worker else ""),
+                                            nodepods.PRIVILEGED)
+    runner = probes.ProbePods(admin_api, namespace, run_id, cluster.probe_image,
+                              pytestconfig.getoption("probe_timeout"))
+    try:
+        wait_for_default_account(admin_api, namespace)
+        started = nodepods.start_node_pods(runner, by_pod)
+        yield [(node, started[node.name]) for node in cluster.nodes]
+    finally:
+        runner.delete_all()
+        probes.delete_namespace(admin_api.core, namespace)
 
 
 @pytest.fixture

@@ -71,6 +71,10 @@ def add_options(parser: pytest.Parser) -> None:
                     help="existing target: context of --app-kubeconfig (or of --kubeconfig)")
     group.addoption("--app-namespace", metavar="NAME", default="default",
                     help="existing target: the application namespace (default: default)")
+    group.addoption("--node-access", choices=("ssh", "pod"), default=None,
+                    help="existing target: how host controls reach the nodes: ssh (with "
+                         "--ssh-host; the default when given) or pod (a short-lived privileged "
+                         "pod per node, through the exec API; no SSH needed)")
     group.addoption("--ssh-host", action="append", default=[], metavar="HOST[:PORT]",
                     help="existing target: a node reachable over SSH (repeatable)")
     group.addoption("--ssh-user", metavar="NAME", default=None,

@@ -38,7 +38,7 @@ def selinux(host: Host) -> SELinux:
     """SELinux's state on the node: registered, where selinuxfs is mounted, its mode."""
     loaded = "selinuxfs" in filesystems(host)
     mount = None
-    for line in _proc(host, "/proc/mounts").splitlines():
+    for line in _proc(host, nodefacts.HOST_MOUNTS).splitlines():
         fields = line.split()
         if len(fields) > 2 and fields[2] == "selinuxfs":
             mount = fields[1]

@@ -52,6 +52,10 @@ def existing(host: Host, paths: list[str]) -> list[str]:
     return [p for p in paths if p in result.stdout.splitlines()]
 
 
+# The host's mount table: pid 1's, whatever mount namespace the reading shell is in (a node
+# pod's shell is chrooted into the host's root but sits in its container's namespace).
+HOST_MOUNTS = "/proc/1/mounts"
+
 MISSING = 3  # exit code of read()'s command when the file does not exist
 
 

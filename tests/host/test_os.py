@@ -26,11 +26,11 @@ def os_release(host) -> dict[str, str]:
 
 
 def mount_of(host, path: str) -> tuple[str, str, list[str]]:
-    """(mount point, fs type, options) of the mount that holds path (/proc/mounts, last
-    longest match wins as later mounts stack on earlier ones)."""
-    text = nodefacts.read(host, "/proc/mounts")
+    """(mount point, fs type, options) of the mount that holds path (the host's mount table,
+    last longest match wins as later mounts stack on earlier ones)."""
+    text = nodefacts.read(host, nodefacts.HOST_MOUNTS)
     if text is None:
-        raise kubeproof.Inconclusive("the node has no /proc/mounts")
+        raise kubeproof.Inconclusive(f"the node has no {nodefacts.HOST_MOUNTS}")
     best = None
     for line in text.splitlines():
         fields = line.split()
@@ -41,7 +41,7 @@ def mount_of(host, path: str) -> tuple[str, str, list[str]]:
                 best is None or len(point) >= len(best[0])):
             best = (point, fields[2], fields[3].split(","))
     if best is None:
-        raise kubeproof.Inconclusive(f"no mount holds {path} in /proc/mounts")
+        raise kubeproof.Inconclusive(f"no mount holds {path} in {nodefacts.HOST_MOUNTS}")
     return best
 
 

@@ -12,7 +12,7 @@ import urllib3
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from kubeproof import hosts, kube
+from kubeproof import hosts, kube, nodepods
 from kubeproof.errors import KubeproofError
 from kubeproof.targets.base import (
     CAN_RUN_PODS,
@@ -119,12 +119,15 @@ class ExistingTarget(Target):
     name = "existing"
 
     def __init__(self, admin: Identity, app: Identity, app_namespace: str,
-                 nodes: list[NodeHost], etcd: EtcdAccess | None = None) -> None:
+                 nodes: list[NodeHost], etcd: EtcdAccess | None = None,
+                 node_pods: bool = False) -> None:
         self.admin = admin
         self.app = app
         self.app_namespace = app_namespace
         self.nodes = nodes
         self.etcd = etcd
+        # Node access through a privileged pod per node (nodepods.py) instead of SSH.
+        self.node_pods = node_pods
 
     @classmethod
     def from_config(cls, config: Any) -> ExistingTarget:
@@ -170,15 +173,37 @@ class ExistingTarget(Target):
                                       ssh_identity_file=key, known_hosts=known))
         elif opt("ssh_key") or opt("ssh_user") or opt("ssh_known_hosts"):
             raise KubeproofError("SSH options need at least one --ssh-host HOST[:PORT]")
-        return cls(admin, app, opt("app_namespace"), nodes, etcd_access(opt))
+        node_pods = opt("node_access") == "pod"
+        if node_pods and nodes:
+            raise KubeproofError("give node access once: --node-access pod (node pods) or "
+                                 "--ssh-host (SSH), not both")
+        if opt("node_access") == "ssh" and not nodes:
+            raise KubeproofError("--node-access ssh needs at least one --ssh-host HOST[:PORT]")
+        return cls(admin, app, opt("app_namespace"), nodes, etcd_access(opt), node_pods)
 
     def declared_nodes(self) -> list[str]:
+        """The SSH hosts, or with node pods the cluster's nodes (one API list)."""
+        if self.node_pods:
+            return self._cluster_nodes()
         return [node.name for node in self.nodes]
+
+    def _cluster_nodes(self) -> list[str]:
+        admin = kube.Clients(self.admin)
+        try:
+            return sorted(n.metadata.name for n in admin.core.list_node(
+                _request_timeout=REACH_TIMEOUT).items)
+        except ApiException as exc:
+            raise KubeproofError(f"--node-access pod: {self.admin.label} cannot list nodes "
+                                 f"({exc.status} {exc.reason}): it needs to list nodes and "
+                                 f"create privileged pods") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeproofError(f"--node-access pod: the API server is unreachable "
+                                 f"({_short(exc)})") from None
 
     def start(self) -> ClusterAccess:
         """Connect and check: SSH to nodes, API reachable, credentials accepted, namespace."""
         for node in self.nodes:
-            hosts.check_reachable(node)
+            hosts.check_reachable(node)  # SSH nodes (node pods are listed below)
         admin = kube.Clients(self.admin)
         server = admin.api.configuration.host
         reach(admin, server, f"context {self.admin.context}")
@@ -192,6 +217,9 @@ class ExistingTarget(Target):
                                      f"{server}: pass --app-namespace NAME") from None
             raise KubeproofError(f"cannot read namespace {self.app_namespace!r} as "
                                  f"{self.admin.label}: {exc.status} {exc.reason}") from None
+        if self.node_pods:
+            self.nodes = [NodeHost(name, nodepods.spec_for(name))
+                          for name in self._cluster_nodes()]
         flags = component_flags(admin)
         capabilities = {SERVICE_MESH}  # a mesh may be installed: the mesh controls judge it
         if admin.review("create", "pods", self.app_namespace)[0]:
