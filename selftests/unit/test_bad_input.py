@@ -91,7 +91,8 @@ def test_rejected_credentials(pytester, unauthorized_api):
 
 def test_unknown_target(pytester):
     line = one_line_error(run(pytester, "--target", "kind"))
-    assert line == "ERROR: unknown --target 'kind': choose one of local, existing, terraform"
+    assert line == ("ERROR: unknown --target 'kind': choose one of local, existing, terraform, "
+                    "in-cluster")
 
 
 def test_terraform_binary_missing(pytester, monkeypatch):
@@ -143,3 +144,31 @@ def test_unknown_host_key_is_never_accepted(pytester, tmp_path, ssh_server, ssh_
                               "--ssh-key", str(ssh_key), "--ssh-known-hosts", str(known)))
     assert f"is not in {known}" in line
     assert "never accepts unknown host keys" in line
+
+
+def test_in_cluster_target_outside_a_pod(pytester, monkeypatch):
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    line = one_line_error(run(pytester, "--target", "in-cluster", "--app-user", "app"))
+    assert "--target in-cluster runs in a pod" in line
+
+
+def test_in_cluster_target_without_its_token(pytester, monkeypatch):
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBEPROOF_SERVICE_ACCOUNT_DIR", str(pytester.path / "sa"))
+    line = one_line_error(run(pytester, "--target", "in-cluster", "--app-user", "app"))
+    assert "token" in line and "automountServiceAccountToken" in line
+
+
+def test_etcd_options_all_or_none(pytester):
+    kc = write_kubeconfig(pytester.path / "kc.yaml", "https://127.0.0.1:1")
+    line = one_line_error(run(pytester, "--target", "existing", f"--kubeconfig={kc}",
+                              "--app-user", "app", "--etcd-endpoint", "https://127.0.0.1:2379"))
+    assert "--etcd-ca, --etcd-cert, --etcd-key missing" in line
+
+
+def test_node_access_given_twice(pytester, tmp_path):
+    kc = write_kubeconfig(pytester.path / "kc.yaml", "https://127.0.0.1:1")
+    line = one_line_error(run(pytester, "--target", "existing", f"--kubeconfig={kc}",
+                              "--app-user", "app", "--node-access", "pod",
+                              "--ssh-host", "node1", f"--ssh-known-hosts={kc}"))
+    assert "give node access once" in line

@@ -65,7 +65,7 @@ def start_target(config: pytest.Config) -> ClusterAccess:
     access.probe_image = config.getoption("probe_image") or access.probe_image
     if not access.probe_image:
         try:
-            access.probe_image = probeimage.reference()
+            access.probe_image = probeimage.default_reference()
         except KubeproofError as exc:
             config.stash[PROBE_IMAGE_PROBLEM] = str(exc)
     if access.has(CAN_RUN_PODS) and not hasattr(config, "workerinput"):

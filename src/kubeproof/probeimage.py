@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,9 +28,23 @@ REPOSITORY = "kubeproof.local/probe"
 BUILD_HINT = "build it with `make images` (provision/local/build-images.sh) or pass --probe-image"
 
 
+# Set in kubeproof's own image (the in-cluster Job): the probe image it was built with.
+PINNED_ENV = "KUBEPROOF_PROBE_IMAGE"
+
+
 def archive() -> Path:
     """Where the build cache keeps the probe image's OCI archive."""
-    return cache_dir() / "images" / f"probe-{versions()['PROBE_TAG']}.oci.tar"
+    try:
+        tag = versions()["PROBE_TAG"]
+    except (OSError, KeyError) as exc:
+        raise KubeproofError(f"the pinned versions cannot be read ({exc}): {BUILD_HINT}") from None
+    return cache_dir() / "images" / f"probe-{tag}.oci.tar"
+
+
+def default_reference() -> str:
+    """The probe image a run uses unless told otherwise: $KUBEPROOF_PROBE_IMAGE (kubeproof's
+    own image sets it), else the built archive's reference."""
+    return os.environ.get(PINNED_ENV) or reference()
 
 
 def digest(path: Path) -> str:

@@ -13,6 +13,7 @@ TARGETS = {
     "local": "kubeproof.targets.local:LocalTarget",
     "existing": "kubeproof.targets.existing:ExistingTarget",
     "terraform": "kubeproof.targets.terraform:TerraformTarget",
+    "in-cluster": "kubeproof.targets.incluster:InClusterTarget",
 }
 
 

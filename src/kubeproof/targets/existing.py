@@ -137,6 +137,12 @@ class ExistingTarget(Target):
         kubeconfig = Path(opt("kubeconfig") or default).expanduser()
         data = read_kubeconfig(kubeconfig, "--kubeconfig")
         context = pick_context(data, kubeconfig, opt("context"), "--context")
+        return cls.from_admin(config, kubeconfig, context)
+
+    @classmethod
+    def from_admin(cls, config: Any, kubeconfig: Path, context: str) -> ExistingTarget:
+        """The target for an admin kubeconfig and context and the other options."""
+        opt = config.getoption
         admin = Identity(kubeconfig, context)
 
         if opt("app_user") and opt("app_kubeconfig"):
