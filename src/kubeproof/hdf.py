@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kubeproof import jsondocs
 from kubeproof.auditreport import auditor_reason
 from kubeproof.redact import redact
 
@@ -141,13 +141,12 @@ def build(doc: dict[str, Any]) -> dict[str, Any]:
 
 def write(path: Path, doc: dict[str, Any]) -> None:
     """Write the HDF document of a results document to path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build(doc), indent=2) + "\n")
+    jsondocs.write(path, build(doc))
 
 
 def schema() -> dict[str, Any]:
     """The HDF exec-json schema derived from inspecjs's parser (schemas/README.md)."""
-    return json.loads(resources.files("kubeproof").joinpath("schemas", SCHEMA_FILE).read_text())
+    return jsondocs.vendored_schema(SCHEMA_FILE)
 
 
 def validate(document: dict[str, Any]) -> list[str]:
@@ -155,5 +154,4 @@ def validate(document: dict[str, Any]) -> list[str]:
     import jsonschema
 
     validator = jsonschema.Draft7Validator(schema())
-    return [f"/{'/'.join(str(p) for p in e.absolute_path)}: {e.message}"[:500]
-            for e in validator.iter_errors(document)]
+    return jsondocs.schema_errors(validator, document)

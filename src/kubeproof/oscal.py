@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kubeproof import catalogue
+from kubeproof import catalogue, jsondocs
 from kubeproof.redact import redact
 from kubeproof.report import Results, TestResult
 
@@ -181,14 +180,13 @@ def build(results: Results, meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def write(path: Path, results: Results, meta: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build(results, meta), indent=2) + "\n")
+    """Write the OSCAL assessment results of a run to path."""
+    jsondocs.write(path, build(results, meta))
 
 
 def schema() -> dict[str, Any]:
     """The vendored NIST OSCAL assessment-results JSON schema."""
-    package = resources.files("kubeproof")
-    return json.loads(package.joinpath("schemas").joinpath(SCHEMA_FILE).read_text())
+    return jsondocs.vendored_schema(SCHEMA_FILE)
 
 
 def validate(document: dict[str, Any]) -> list[str]:
@@ -208,5 +206,4 @@ def validate(document: dict[str, Any]) -> list[str]:
     validator_class = jsonschema.validators.extend(jsonschema.Draft7Validator,
                                                    {"pattern": pattern})
     validator = validator_class(schema(), format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
-    return [f"/{'/'.join(str(p) for p in error.absolute_path)}: {error.message}"[:500]
-            for error in validator.iter_errors(document)]
+    return jsondocs.schema_errors(validator, document)

@@ -4,11 +4,10 @@ validation against the OASIS schema vendored in schemas/ (see schemas/README.md)
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kubeproof import jsondocs
 from kubeproof.auditreport import auditor_reason
 from kubeproof.redact import redact
 
@@ -91,13 +90,12 @@ def build(doc: dict[str, Any]) -> dict[str, Any]:
 
 def write(path: Path, doc: dict[str, Any]) -> None:
     """Write the SARIF log of a results document to path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build(doc), indent=2) + "\n")
+    jsondocs.write(path, build(doc))
 
 
 def schema() -> dict[str, Any]:
     """The vendored OASIS SARIF 2.1.0 JSON schema."""
-    return json.loads(resources.files("kubeproof").joinpath("schemas", SCHEMA_FILE).read_text())
+    return jsondocs.vendored_schema(SCHEMA_FILE)
 
 
 def validate(document: dict[str, Any]) -> list[str]:
@@ -106,5 +104,4 @@ def validate(document: dict[str, Any]) -> list[str]:
 
     validator = jsonschema.Draft4Validator(
         schema(), format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
-    return [f"/{'/'.join(str(p) for p in e.absolute_path)}: {e.message}"[:500]
-            for e in validator.iter_errors(document)]
+    return jsondocs.schema_errors(validator, document)
