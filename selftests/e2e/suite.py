@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -59,3 +60,14 @@ def run_suite(*args: str, workers: int = 2, timeout: float = 900) -> SuiteRun:
         data = json.loads(report.read_text())
     verdicts = {c["id"]: c["verdict"] for c in data["controls"]}
     return SuiteRun(result.returncode, verdicts, data["tests"], data["untested"], output)
+
+
+def poll(condition, timeout: float, what: str, interval: float = 0.5):
+    """A deadline poll: condition()'s first truthy value before the deadline, else
+    AssertionError naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not {what} after {timeout:g}s")

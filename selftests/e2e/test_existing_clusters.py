@@ -11,9 +11,8 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
-from suite import REPO, run_suite
+from suite import REPO, poll, run_suite
 
 from kubeproof.kube import Clients
 from kubeproof.localcluster import layout as L
@@ -42,16 +41,6 @@ def objects_of(clients: Clients, run_id: str) -> list[str]:
                 label_selector=selector).items]
             + [f"pod/{p.metadata.namespace}/{p.metadata.name}" for p in
                clients.core.list_pod_for_all_namespaces(label_selector=selector).items])
-
-
-def poll(condition, timeout: float, what: str, interval: float = 0.5):
-    """condition()'s first truthy value before the deadline, else AssertionError."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"not {what} after {timeout:g}s")
 
 
 def etcd_options(local_cluster) -> list[str]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from suite import REPO, run_suite
+from suite import REPO, poll, run_suite
 
 from kubeproof import probeimage
 from kubeproof.kube import Clients, pod_stuck
@@ -31,15 +30,6 @@ def options(args: list[str]) -> list[str]:
     """The Job's kubeproof options other than the target and the report paths."""
     return [a for a in args if a.startswith("--") and not a.startswith(
         ("--target", "--kubeproof-", "--junitxml", "--color"))]
-
-
-def poll(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(1)
-    raise AssertionError(f"not {what} after {timeout:g}s")
 
 
 @pytest.fixture
