@@ -101,27 +101,46 @@ class Outcome:
 
 
 # A new pod's NetworkPolicy rules (and the gateway's ingress rule naming it) are programmed
-# asynchronously by the enforcer: poll the registered host until it answers, with a deadline.
+# asynchronously by the enforcer, and not at once: kube-router adds the pod to its peers' sets
+# before it installs the pod's own chain, so for a moment the gateway admits a pod whose egress
+# is not filtered yet. The wait therefore polls until the registered host answers *and* a
+# request the namespace's policies must refuse (the barrier) is refused in the same round: the
+# pod's own policy is then in force. Where nothing refuses the barrier within barrier_grace
+# seconds of the first answer (egress not enforced at all), the requests run anyway and the
+# tests judge what they see.
 WAIT_FOR = r"""
-tries=0
+tries=0; enforced=no; answered=
 end=$(( $(date +%s) + {deadline} ))
 while [ "$(date +%s)" -lt "$end" ]; do
   tries=$((tries + 1))
-  curl -s -o /tmp/body --connect-timeout 1 -m 2 {url} && grep -qF {body} /tmp/body && break
+  if curl -s -o /tmp/body --connect-timeout 1 -m 2 {url} && grep -qF {body} /tmp/body; then
+    [ -z {barrier} ] && {{ enforced=unknown; break; }}
+    if ! {{ curl -s -o /tmp/barrier --connect-timeout 1 -m 2 {barrier} \
+            && grep -qF {barrier_body} /tmp/barrier; }}; then
+      enforced=yes; break
+    fi
+    answered=${{answered:-$(date +%s)}}
+    [ $(( $(date +%s) - answered )) -ge {grace} ] && break
+  fi
   sleep 0.5
 done
 echo "waited=$tries"
+echo "enforced=$enforced"
 """
 
 
 def script(requests: list[Request], wait_for: str = "", body: str = "",
-           deadline: float = 20.0) -> str:
-    """The probe pod's shell script: optionally poll wait_for until its answer has body (at
-    most about deadline seconds), then one marked curl call per request, in order."""
+           barrier: str = "", barrier_body: str = "", deadline: float = 20.0,
+           barrier_grace: float = 8.0) -> str:
+    """The probe pod's shell script: optionally poll wait_for until its answer has body and
+    the barrier URL's answer (if given) does not have barrier_body (at most about deadline
+    seconds), then one marked curl call per request, in order."""
     lines = [SCRIPT_HEAD]
     if wait_for:
-        lines.append(WAIT_FOR.format(deadline=int(deadline), url=shlex.quote(wait_for),
-                                     body=shlex.quote(body.strip())))
+        lines.append(WAIT_FOR.format(
+            deadline=int(deadline), url=shlex.quote(wait_for), body=shlex.quote(body.strip()),
+            barrier=shlex.quote(barrier), barrier_body=shlex.quote(barrier_body.strip()),
+            grace=int(barrier_grace)))
     for request in requests:
         lines.append(" ".join(shlex.quote(a) for a in ["attempt", request.label, *request.argv]))
     return "\n".join(lines) + "\n"
@@ -152,7 +171,18 @@ def parse(log: str, requests: list[Request], pod: str) -> dict[str, Outcome]:
 
 def polls(log: str) -> int | None:
     """How many polls the probe's wait for the registered host took (None: it did not wait)."""
+    value = _waited(log, "waited")
+    return int(value) if value is not None else None
+
+
+def enforcement(log: str) -> str | None:
+    """What the wait saw of the pod's own egress policy: yes (the barrier was refused), no
+    (nothing refused it), unknown (no barrier), None (the probe did not wait)."""
+    return _waited(log, "enforced")
+
+
+def _waited(log: str, key: str) -> str | None:
     for line in log.splitlines():
-        if line.startswith("waited="):
-            return int(line.partition("=")[2])
+        if line.startswith(key + "="):
+            return line.partition("=")[2]
     return None

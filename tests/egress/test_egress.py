@@ -9,9 +9,10 @@ never by a status code, so a proxy's error page cannot pass for it.
 from __future__ import annotations
 
 import pytest
-from egressprobe import Outcome, Request, parse, polls, script
+from egressprobe import Outcome, Request, enforcement, parse, polls, script
 
 import kubeproof
+from kubeproof import probes
 from kubeproof.kube import REQUEST_TIMEOUT
 from kubeproof.probes import RUN_ID_LABEL
 from kubeproof.targets.base import EGRESS_TEST_HOSTS, SERVICE_MESH, EgressHosts
@@ -26,33 +27,80 @@ def egress(cluster) -> EgressHosts:
     return cluster.egress
 
 
+# A probe pod that stays up until the module ends; the tests run their requests in it by exec.
+IDLE = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+
+
+@pytest.fixture(scope="module")
+def app_namespace_pods(cluster, admin_api, run_namespace, run_id, probe_preflight, pytestconfig):
+    """Probe pods in the app namespace, one per identity (uid, sidecar or not), each started
+    when a test first needs it and shared by this module's tests; deleted at the end."""
+    runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
+                              pytestconfig.getoption("probe_timeout"))
+    started: dict[tuple[int | None, bool], object] = {}
+
+    def pod_for(uid: int | None, no_sidecar: bool):
+        if (uid, no_sidecar) not in started:
+            container = {"env": [{"name": "CA_PEM", "value": cluster.egress.ca_pem}]}
+            if uid is not None:
+                container["securityContext"] = {"runAsUser": uid}
+            pod = {"metadata": {"annotations": {"sidecar.istio.io/inject": "false"}}} \
+                if no_sidecar else None
+            started[uid, no_sidecar] = runner.start(
+                "egress", IDLE, namespace=cluster.app_namespace, container=container, pod=pod)
+        return started[uid, no_sidecar]
+
+    try:
+        yield runner, pod_for
+    finally:
+        runner.delete_all()
+
+
 @pytest.fixture
-def from_app_namespace(cluster, egress, probe_pods, evidence):
-    """Runs curl requests from one probe pod in the app namespace; their outcomes by label."""
+def from_app_namespace(cluster, egress, app_namespace_pods, evidence):
+    """Runs curl requests in a probe pod of the app namespace; their outcomes by label."""
+    runner, pod_for = app_namespace_pods
 
     def run(requests: list[Request], uid: int | None = None,
             no_sidecar: bool = False) -> dict[str, Outcome]:
-        container = {"env": [{"name": "CA_PEM", "value": egress.ca_pem}]}
-        if uid is not None:
-            container["securityContext"] = {"runAsUser": uid}
-        pod = {"metadata": {"annotations": {"sidecar.istio.io/inject": "false"}}} \
-            if no_sidecar else None
         registered = f"http://{egress.registered}/"
-        text = script(requests, wait_for=registered, body=egress.bodies[egress.registered])
-        done = probe_pods.run("egress", ["sh", "-c", text], namespace=cluster.app_namespace,
-                              container=container, pod=pod)
-        evidence.add("probe pod", f"{done.namespace}/{done.name} (uid {uid or 65534}"
-                     f"{', sidecar injection off' if no_sidecar else ''}): {done.phase}; "
-                     f"polled {registered} {polls(done.logs)} time(s) until it answered "
-                     "(the enforcer programs a new pod's policies asynchronously)")
-        outcomes = parse(done.logs, requests, f"{done.namespace}/{done.name}")
+        barrier = barrier_url(cluster, egress)
+        text = script(requests, wait_for=registered, body=egress.bodies[egress.registered],
+                      barrier=barrier, barrier_body=egress.bodies.get(egress.unregistered, ""))
+        pod = pod_for(uid, no_sidecar)
+        where = f"{pod.metadata.namespace}/{pod.metadata.name}"
+        done = runner.exec(pod, ["sh", "-c", text])
+        evidence.add("probe pod", f"{where} (uid {uid or 65534}"
+                     f"{', sidecar injection off' if no_sidecar else ''}), shared by this "
+                     f"module's tests; the requests below ran in it by exec; polled "
+                     f"{registered} {polls(done.stdout)} time(s) until it answered "
+                     f"{ENFORCED[enforcement(done.stdout)].format(barrier=barrier)} (the "
+                     "enforcer programs a new pod's policies asynchronously)")
+        outcomes = parse(done.stdout, requests, where)
         missing = [r.label for r in requests if r.label not in outcomes]
         if missing:
-            raise kubeproof.Inconclusive(f"probe pod {done.namespace}/{done.name} reported no "
-                                         f"result for {missing}; log tail: {done.logs[-600:]}")
+            raise kubeproof.Inconclusive(
+                f"probe pod {where} reported no result for {missing} (exec exit "
+                f"{done.exit_code}); output tail: {done.stdout[-400:]} {done.stderr[-200:]}")
         return outcomes
 
     return run
+
+
+# What the probe's wait saw of its own egress policy, for the evidence.
+ENFORCED = {
+    "yes": "while {barrier} was refused (the pod's own egress policy in force)",
+    "no": "but {barrier} was not refused within the grace: egress is not enforced",
+    "unknown": "(no barrier: the target gives no address for the unregistered host)",
+    None: "(the probe's log has no wait result)",
+}
+
+
+def barrier_url(cluster, egress: EgressHosts) -> str:
+    """The unregistered host's raw IP: a request every hardened egress setup refuses, so its
+    refusal shows that the probe pod's own policy is in force ("" when there is none)."""
+    ip = cluster.external_hosts.get(egress.unregistered)
+    return f"http://{ip}/" if ip and egress.unregistered in egress.bodies else ""
 
 
 def canary(egress: EgressHosts) -> Request:
