@@ -19,6 +19,22 @@ LISTENER = {"command": ["httpd", "-f", "-p", "8080", "-h", "/tmp"], "container":
     "ports": [{"containerPort": 8080}],
     "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}}
 CLIENT = {"command": ["sleep", "3600"]}
+# The enforcer programs a new pod's own chain asynchronously (kube-router fills its peers' sets
+# first, see egressprobe.py), and until then the pod is not filtered at all. Before the module's
+# probes run, the app-namespace client therefore polls the run namespace's listener, which its
+# egress default deny must refuse, until it is refused (its policy is then in force) or
+# SETTLE_GRACE seconds have passed (egress is not enforced; the tests judge what they see).
+SETTLE_GRACE = 8
+SETTLE = r"""
+tries=0; end=$(( $(date +%s) + {grace} ))
+while [ "$(date +%s)" -lt "$end" ]; do
+  tries=$((tries + 1))
+  curl -s -o /dev/null --connect-timeout 1 -m 2 http://{ip}:8080/ \
+    || {{ echo "yes $tries"; exit 0; }}
+  sleep 0.3
+done
+echo "no $tries"
+"""
 
 
 def application_namespaces(admin_api, app_namespace: str) -> list[str]:
@@ -95,9 +111,24 @@ def netpol_pods(cluster, admin_api, run_namespace, run_id, pytestconfig, probe_p
                    if pod.status.phase != "Running"}
         if stopped:
             raise kubeproof.Inconclusive(f"probe pods ended before running: {stopped}")
-        yield runner, running
+        yield runner, running, settle(runner, running["app-ns-client"],
+                                      running["listener"].status.pod_ip)
     finally:
         runner.delete_all()
+
+
+def settle(runner, client, listener_ip: str) -> str:
+    """Wait (bounded) until the client's own egress policy refuses the listener; what the wait
+    saw, for the evidence."""
+    command = ["sh", "-c", SETTLE.format(grace=SETTLE_GRACE, ip=listener_ip)]
+    enforced, tries = [*runner.exec(client, command, timeout=SETTLE_GRACE + 10).stdout.split(),
+                       "?", "?"][:2]
+    where = f"{client.metadata.namespace}/{client.metadata.name}"
+    if enforced == "yes":
+        return (f"{where} polled {listener_ip}:8080 {tries} time(s) until refused: its own "
+                f"policy was in force before the probes ran")
+    return (f"{where} still reached {listener_ip}:8080 after {SETTLE_GRACE} s ({tries} polls): "
+            f"no egress policy refuses it; the probes ran anyway")
 
 
 def connect(probe_pods, evidence, client, ip: str, port: int) -> int:
@@ -172,7 +203,7 @@ def test_other_namespace_cannot_reach_the_app(cluster, admin_api, netpol_pods, r
         proxy_failed = isinstance(answer.body, dict) and answer.body.get("kind") == "Status" \
             and answer.status >= 500
         assert not proxy_failed, f"{answer.request} -> {answer.status} {answer.message}"
-    probe_pods, pods = netpol_pods
+    probe_pods, pods, _ = netpol_pods
     with evidence.canary(f"the client reaches a listener pod in {run_namespace}",
                          guard=has_network(pods["client"])):
         assert connect(probe_pods, evidence, pods["client"], pods["listener"].status.pod_ip,
@@ -186,7 +217,8 @@ def test_other_namespace_cannot_reach_the_app(cluster, admin_api, netpol_pods, r
 def test_app_namespace_cannot_reach_an_arbitrary_pod(cluster, netpol_pods, run_namespace,
                                                     evidence):
     """A pod in the app namespace cannot reach a pod in another namespace (egress denied)."""
-    probe_pods, pods = netpol_pods
+    probe_pods, pods, settled = netpol_pods
+    evidence.add("wait for the app-namespace client's own policy", settled)
     listener_ip = pods["listener"].status.pod_ip
     with evidence.canary(f"a client in {run_namespace} reaches the listener {listener_ip}",
                          guard=listens(listener_ip, 8080)):
@@ -203,7 +235,8 @@ def test_app_namespace_cannot_reach_an_arbitrary_pod(cluster, netpol_pods, run_n
 @kubeproof.control("netpol.enforced")
 def test_dns_resolves_from_the_app_namespace(cluster, netpol_pods, run_namespace, evidence):
     """DNS still resolves from the app namespace under its policies."""
-    probe_pods, pods = netpol_pods
+    probe_pods, pods, settled = netpol_pods
+    evidence.add("wait for the app-namespace client's own policy", settled)
     with evidence.canary(f"DNS resolves from {run_namespace} (no policies)"):
         ok, answer = resolve(probe_pods, evidence, pods["client"])
         assert ok, answer
