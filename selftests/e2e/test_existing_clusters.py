@@ -143,7 +143,8 @@ def test_two_concurrent_runs_give_identical_verdicts(local_cluster, hardened_run
 
 def test_node_pods_give_host_checks_the_verdicts_local_access_gives(local_cluster, hardened_run):
     """--node-access pod: every check both targets can run has the local target's verdict
-    (the local target reaches its node directly, the existing one through node pods)."""
+    (the local target reaches its node directly, the existing one through node pods), the
+    component flag checks included, read from the components' processes."""
     by_pods = run_suite(*existing(local_cluster), *etcd_options(local_cluster),
                         "--node-access=pod")
     both = [t["nodeid"] for t in by_pods.tests if "lacks " not in t["reason"]
@@ -151,6 +152,13 @@ def test_node_pods_give_host_checks_the_verdicts_local_access_gives(local_cluste
                                       if h["nodeid"] == t["nodeid"]), "lacks ")]
     host_checks = [n for n in both if n.startswith("tests/host/")]
     assert len(host_checks) >= 20, f"host checks did not run through node pods: {host_checks}"
+    # The API shows no static pods here (the components are host processes): the flag checks
+    # read the components' command lines through the node pods.
+    flag_checks = [n for n in both if "test_component_tls_flag[" in n]
+    from_processes = [n for n in flag_checks if "flags read from: process " in
+                      by_pods.evidence_of(n)]
+    assert len(flag_checks) >= 20 and from_processes == flag_checks, (
+        f"component flags were not read from the processes: {flag_checks}")
     differ = [f"{n}: {hardened_run.verdict_of[n]} locally\n{by_pods.evidence_of(n)}"
               for n in both if by_pods.verdict_of[n] != hardened_run.verdict_of[n]]
     assert not differ, "\n".join(differ)

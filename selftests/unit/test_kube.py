@@ -6,8 +6,9 @@ import pytest
 
 from conftest import write_kubeconfig
 from kubeproof.kube import Clients, api_path
+from kubeproof.nodeprocesses import flags as parse_flags
 from kubeproof.targets.base import Identity
-from kubeproof.targets.existing import parse_flags, parse_ssh_host
+from kubeproof.targets.existing import parse_ssh_host
 
 
 def test_impersonation_sends_user_and_each_group(unauthorized_api, tmp_path):
@@ -36,8 +37,9 @@ def test_api_paths():
 
 
 def test_parse_flags():
-    assert parse_flags(["kube-apiserver", "--authorization-mode=Node,RBAC", "--v", "x"]) == {
-        "authorization-mode": "Node,RBAC", "v": "true"}
+    assert parse_flags(["kube-apiserver", "--authorization-mode=Node,RBAC", "--profiling",
+                        "--v", "2"]) == {"authorization-mode": "Node,RBAC", "profiling": "true",
+                                         "v": "2"}
 
 
 def test_parse_ssh_host():

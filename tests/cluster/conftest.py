@@ -12,22 +12,46 @@ from kubernetes.client.exceptions import ApiException
 
 import kubeproof
 from kubeproof.kube import REQUEST_TIMEOUT
-from kubeproof.targets.base import COMPONENT_FLAGS
+from kubeproof.nodeprocesses import ComponentFlags, control_plane_flags
+from kubeproof.targets.base import COMPONENT_FLAGS, NODE_ACCESS
+
+
+@pytest.fixture(scope="session")
+def process_flags(request) -> dict[str, ComponentFlags]:
+    """Control-plane flags read from the components' processes over node access (for targets
+    whose API shows no static pods: components run as host processes)."""
+    return control_plane_flags(request.getfixturevalue("node_hosts"))
 
 
 @pytest.fixture
-def component_flags(cluster) -> Callable[[str], dict[str, str]]:
-    """component_flags(name) -> {flag: value}; skips when the target cannot read flags, and a
-    component the target could not see is Inconclusive (missing evidence, never a pass)."""
-    kubeproof.require(cluster, COMPONENT_FLAGS)
+def component_flags(cluster, request, evidence) -> Callable[[str], dict[str, str]]:
+    """component_flags(name) -> {flag: value}: from the target (static pods, or the local
+    cluster's processes), else from the processes on the nodes; skips when neither shows any
+    control-plane component (a managed control plane), and a component missing where others
+    are seen is Inconclusive (missing evidence, never a pass). The evidence says where the
+    flags were read."""
+    if not cluster.has(COMPONENT_FLAGS) and not cluster.has(NODE_ACCESS):
+        kubeproof.require(cluster, COMPONENT_FLAGS)
 
     def read(component: str) -> dict[str, str]:
-        flags = cluster.component_flags.get(component)
-        if not flags:
-            raise kubeproof.Inconclusive(
-                f"the {cluster.target} target read no flags of {component} (it sees "
-                f"{sorted(cluster.component_flags) or 'no component'})")
-        return flags
+        if cluster.has(COMPONENT_FLAGS) and cluster.component_flags.get(component):
+            evidence.add(f"{component} flags read from", cluster.component_flags_source)
+            return cluster.component_flags[component]
+        seen = sorted(cluster.component_flags)
+        if cluster.has(NODE_ACCESS):
+            found = request.getfixturevalue("process_flags")
+            if component in found:
+                evidence.add(f"{component} flags read from", found[component].source)
+                return found[component].flags
+            if not found and not seen:
+                pytest.skip(f"the API shows no control-plane static pods and no control-plane "
+                            f"component runs as a process on the nodes kubeproof reaches "
+                            f"({', '.join(n.name for n in cluster.nodes)}): a managed control "
+                            f"plane, or no access to a control-plane node")
+            seen = sorted({*seen, *found})
+        raise kubeproof.Inconclusive(
+            f"the {cluster.target} target read no flags of {component}, from its API or the "
+            f"processes on the nodes it reaches (it sees {seen or 'no component'})")
 
     return read
 

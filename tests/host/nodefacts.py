@@ -3,8 +3,6 @@ kubelet's effective settings. A fact that cannot be read is Inconclusive, never 
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -13,32 +11,10 @@ from typing import Any
 import yaml
 from testinfra.host import Host
 
+from kubeproof.nodeprocesses import as_root, command_line, flags, processes, run
 from kubeproof.verdicts import Inconclusive
 
-
-@functools.cache
-def _is_root(host: Host) -> bool:
-    """Whether the login is root; else sudo must work without a password (Inconclusive
-    otherwise: a node fact hidden by missing rights must not read as absent)."""
-    if host.check_output("id -u") == "0":
-        return True
-    check = host.run("sudo -n true")
-    if check.rc != 0:
-        raise Inconclusive(f"the node login is not root and cannot sudo without a password "
-                           f"({check.stderr.strip()}): log in as root or allow passwordless "
-                           f"sudo for the --ssh-user")
-    return False
-
-
-def as_root(host: Host):
-    """Run what follows as root: as is when the login is root, else through `sudo`."""
-    return contextlib.nullcontext() if _is_root(host) else host.sudo()
-
-
-def run(host: Host, command: str, *args: Any):
-    """Run a command on the node as root (testinfra quotes args)."""
-    with as_root(host):
-        return host.run(command, *args)
+__all__ = ["as_root", "command_line", "flags", "processes", "run"]  # used through nodefacts
 
 
 def exists(host: Host, path: str) -> bool:
@@ -69,14 +45,6 @@ def read(host: Host, path: str) -> str | None:
     return result.stdout
 
 
-def command_line(host: Host, pid: int) -> list[str]:
-    """A process's argv from /proc/PID/cmdline."""
-    result = run(host, "tr '\\000' '\\n' < /proc/%s/cmdline", str(pid))
-    if result.rc != 0:
-        raise Inconclusive(f"cannot read the command line of pid {pid}: {result.stderr.strip()}")
-    return [word for word in result.stdout.split("\n") if word]
-
-
 def process_evidence(pid: int, argv: list[str], read: tuple[str, ...] = ()) -> dict[str, Any]:
     """What a report may show of a process: its pid, its executable and the flags the
     control read (by name), never its whole command line (which can carry credentials and
@@ -84,37 +52,6 @@ def process_evidence(pid: int, argv: list[str], read: tuple[str, ...] = ()) -> d
     shown = flags(argv)
     return {"pid": pid, "executable": argv[0] if argv else "",
             "flags read": {name: shown[name] for name in read if name in shown}}
-
-
-def processes(host: Host, comm: str) -> list[tuple[int, list[str]]]:
-    """(pid, argv) of every process whose command name is comm."""
-    result = run(host, "pgrep -x %s", comm)
-    if result.rc not in (0, 1):
-        raise Inconclusive(f"cannot list processes on the node (pgrep -x {comm}): "
-                           f"{result.stderr.strip()}")
-    return [(int(pid), command_line(host, int(pid))) for pid in result.stdout.split()]
-
-
-def flags(argv: list[str], short: dict[str, str] | None = None) -> dict[str, str]:
-    """A command line's flags as {name: value}: --name=value, --name value, -c value; a flag
-    followed by another flag (or nothing) is a boolean 'true'."""
-    short = short or {}
-    out: dict[str, str] = {}
-    words = argv[1:]
-    i = 0
-    while i < len(words):
-        word = words[i]
-        i += 1
-        if word.startswith("--") or word in short:
-            name, sep, value = word.lstrip("-").partition("=")
-            name = short.get(word, name)
-            if not sep:
-                if i < len(words) and not words[i].startswith("-"):
-                    value, i = words[i], i + 1
-                else:
-                    value = "true"
-            out[name] = value
-    return out
 
 
 def parse_yaml(text: str, path: str) -> dict[str, Any]:

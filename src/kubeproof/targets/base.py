@@ -82,6 +82,7 @@ class ClusterAccess:
     etcd: EtcdAccess | None = None
     # Component name -> command-line flags as {flag: value}, where the target can read them.
     component_flags: dict[str, dict[str, str]] = field(default_factory=dict)
+    component_flags_source: str = ""  # where the target read them, for the evidence
     capabilities: frozenset[str] = frozenset()
     # Hosts outside the cluster that egress tests may use: name -> address (own netns hosts).
     external_hosts: dict[str, str] = field(default_factory=dict)

@@ -14,6 +14,8 @@ from kubernetes.client.exceptions import ApiException
 
 from kubeproof import hosts, kube, nodepods
 from kubeproof.errors import KubeproofError
+from kubeproof.nodeprocesses import CONTROL_PLANE
+from kubeproof.nodeprocesses import flags as parse_flags
 from kubeproof.targets.base import (
     CAN_RUN_PODS,
     COMPONENT_FLAGS,
@@ -28,7 +30,7 @@ from kubeproof.targets.base import (
 )
 
 REACH_TIMEOUT = (3, 10)
-CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
+STATIC_POD_FLAGS = "the component's kube-system static pod (command and args)"
 
 
 def read_kubeconfig(path: Path, option: str) -> dict[str, Any]:
@@ -101,16 +103,6 @@ def etcd_access(opt: Any) -> EtcdAccess | None:
         files[name] = path
     return EtcdAccess(given["etcd_endpoint"].rstrip("/"), files["etcd_ca"], files["etcd_cert"],
                       files["etcd_key"])
-
-
-def parse_flags(command: list[str]) -> dict[str, str]:
-    """A component's command line as {flag: value}, flag without dashes (bare: 'true')."""
-    flags = {}
-    for arg in command:
-        if arg.startswith("--"):
-            name, sep, value = arg[2:].partition("=")
-            flags[name] = value if sep else "true"
-    return flags
 
 
 class ExistingTarget(Target):
@@ -241,6 +233,7 @@ class ExistingTarget(Target):
             app_user=self.app.impersonate_user or whoami(app) or self.app.label,
             app_namespace=self.app_namespace, nodes=list(self.nodes), etcd=self.etcd,
             component_flags=flags, capabilities=frozenset(capabilities),
+            component_flags_source=STATIC_POD_FLAGS,
         )
 
 

@@ -10,6 +10,7 @@ from ..errors import KubeproofError
 from ..localcluster import layout as L
 from ..localcluster import testhosts
 from ..localcluster.cluster import LocalCluster
+from ..nodeprocesses import flags as parse_flags
 from .base import (
     CAN_RUN_PODS,
     COMPONENT_FLAGS,
@@ -24,16 +25,6 @@ from .base import (
     NodeHost,
     Target,
 )
-
-
-def _parse_flags(argv: list[str]) -> dict[str, str]:
-    """{flag: value} from a command line of --flag=value words."""
-    flags = {}
-    for word in argv[1:]:
-        if word.startswith("--"):
-            name, _, value = word[2:].partition("=")
-            flags[name] = value
-    return flags
 
 
 def _read(path: Path) -> str:
@@ -85,7 +76,7 @@ class LocalTarget(Target):
         layout = self.cluster.layout
         pki = layout.pki
         flags = {
-            name: _parse_flags(self.cluster.processes.cmdline(name))
+            name: parse_flags(self.cluster.processes.cmdline(name))
             for name in (
                 "etcd",
                 "kube-apiserver",
@@ -109,6 +100,7 @@ class LocalTarget(Target):
                 pki / "apiserver-etcd-client.key",
             ),
             component_flags=flags,
+            component_flags_source="the component's process on this machine (/proc/PID/cmdline)",
             capabilities=frozenset(
                 {CAN_RUN_PODS, NODE_ACCESS, ETCD_ACCESS, COMPONENT_FLAGS, MUTABLE_COMPONENTS}
                 | ({EGRESS_TEST_HOSTS} if testhosts.running(layout) else set())

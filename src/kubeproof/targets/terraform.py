@@ -236,7 +236,8 @@ class TerraformTarget(Target):
             app_user=existing.whoami(app) or APP_USER, app_namespace=APP_NAMESPACE,
             nodes=[NodeHost(self.node_name, spec, ssh_identity_file=self.ssh_key,
                             known_hosts=self.pinned, sudo=user != "root")],
-            component_flags=flags, capabilities=frozenset(capabilities),
+            component_flags=flags, component_flags_source=existing.STATIC_POD_FLAGS,
+            capabilities=frozenset(capabilities),
         )
 
     def stop(self) -> None:

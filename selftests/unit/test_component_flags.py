@@ -1,0 +1,62 @@
+"""Control-plane flags read from the components' processes over node access (for clusters
+whose API shows no static pods)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubeproof.nodeprocesses import control_plane_flags
+from kubeproof.targets.base import NodeHost
+
+APISERVER = ["/usr/local/bin/kube-apiserver", "--secure-port=6443", "--profiling=false",
+             "--authorization-mode", "Node,RBAC", "--anonymous-auth=false"]
+
+
+@dataclass
+class Result:
+    rc: int
+    stdout: str = ""
+    stderr: str = ""
+
+
+class FakeNode:
+    """A root login on a node whose processes are {pid: argv}."""
+
+    def __init__(self, processes: dict[int, list[str]]):
+        self.processes = processes
+
+    def check_output(self, command: str, *args: str) -> str:
+        assert command == "id -u"
+        return "0"
+
+    def run(self, command: str, *args: str) -> Result:
+        if command.startswith("pgrep -x"):
+            pids = [pid for pid, argv in self.processes.items()
+                    if argv[0].rsplit("/", 1)[-1] == args[0]]
+            return Result(0, "".join(f"{pid}\n" for pid in pids)) if pids else Result(1)
+        if command.startswith("tr "):
+            return Result(0, "\n".join(self.processes[int(args[0])]) + "\n")
+        raise AssertionError(f"unexpected command {command} {args}")
+
+
+def test_flags_of_each_component_from_the_first_node_it_runs_on_and_its_oldest_process():
+    worker = FakeNode({10: ["/usr/bin/kubelet", "--anonymous-auth=true"]})
+    control = FakeNode({200: APISERVER, 31: ["etcd", "--client-cert-auth=false"],
+                        30: ["etcd", "--client-cert-auth=true"]})
+    second = FakeNode({5: ["etcd", "--client-cert-auth=false"]})
+    found = control_plane_flags([(NodeHost("worker", "ssh://w"), worker),
+                                 (NodeHost("cp1", "ssh://c"), control),
+                                 (NodeHost("cp2", "ssh://d"), second)])
+    assert sorted(found) == ["etcd", "kube-apiserver"]
+    assert found["kube-apiserver"].flags == {"secure-port": "6443", "profiling": "false",
+                                             "authorization-mode": "Node,RBAC",
+                                             "anonymous-auth": "false"}
+    assert found["kube-apiserver"].source == \
+        "process 200 (kube-apiserver) on node cp1, /proc/200/cmdline"
+    assert found["etcd"].flags == {"client-cert-auth": "true"}
+    assert "process 30 " in found["etcd"].source
+
+
+def test_no_control_plane_process_reads_as_nothing_found():
+    assert control_plane_flags([(NodeHost("worker", "ssh://w"),
+                                 FakeNode({10: ["/usr/bin/kubelet"]}))]) == {}

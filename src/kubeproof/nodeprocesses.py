@@ -1,0 +1,102 @@
+"""Processes on a node through testinfra: commands run as root, command lines, flags, and
+the control-plane components' flags where they run as processes."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from testinfra.host import Host
+
+from kubeproof.verdicts import Inconclusive
+
+
+@functools.cache
+def _is_root(host: Host) -> bool:
+    """Whether the login is root; else sudo must work without a password (Inconclusive
+    otherwise: a node fact hidden by missing rights must not read as absent)."""
+    if host.check_output("id -u") == "0":
+        return True
+    check = host.run("sudo -n true")
+    if check.rc != 0:
+        raise Inconclusive(f"the node login is not root and cannot sudo without a password "
+                           f"({check.stderr.strip()}): log in as root or allow passwordless "
+                           f"sudo for the --ssh-user")
+    return False
+
+
+def as_root(host: Host):
+    """Run what follows as root: as is when the login is root, else through `sudo`."""
+    return contextlib.nullcontext() if _is_root(host) else host.sudo()
+
+
+def run(host: Host, command: str, *args: Any):
+    """Run a command on the node as root (testinfra quotes args)."""
+    with as_root(host):
+        return host.run(command, *args)
+
+
+def command_line(host: Host, pid: int) -> list[str]:
+    """A process's argv from /proc/PID/cmdline."""
+    result = run(host, "tr '\\000' '\\n' < /proc/%s/cmdline", str(pid))
+    if result.rc != 0:
+        raise Inconclusive(f"cannot read the command line of pid {pid}: {result.stderr.strip()}")
+    return [word for word in result.stdout.split("\n") if word]
+
+
+def processes(host: Host, comm: str) -> list[tuple[int, list[str]]]:
+    """(pid, argv) of every process whose command name is comm."""
+    result = run(host, "pgrep -x %s", comm)
+    if result.rc not in (0, 1):
+        raise Inconclusive(f"cannot list processes on the node (pgrep -x {comm}): "
+                           f"{result.stderr.strip()}")
+    return [(int(pid), command_line(host, int(pid))) for pid in result.stdout.split()]
+
+
+def flags(argv: list[str], short: dict[str, str] | None = None) -> dict[str, str]:
+    """A command line's flags as {name: value}: --name=value, --name value, -c value; a flag
+    followed by another flag (or nothing) is a boolean 'true'."""
+    short = short or {}
+    out: dict[str, str] = {}
+    words = argv[1:]
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word.startswith("--") or word in short:
+            name, sep, value = word.lstrip("-").partition("=")
+            name = short.get(word, name)
+            if not sep:
+                if i < len(words) and not words[i].startswith("-"):
+                    value, i = words[i], i + 1
+                else:
+                    value = "true"
+            out[name] = value
+    return out
+
+
+CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
+
+
+@dataclass(frozen=True)
+class ComponentFlags:
+    """One component's flags as {flag: value} and where they were read."""
+
+    flags: dict[str, str]
+    source: str
+
+
+def control_plane_flags(node_hosts: list[tuple[Any, Host]]) -> dict[str, ComponentFlags]:
+    """The flags of each control-plane component that runs as a process on a reachable node
+    (the first node it runs on, its oldest process there)."""
+    found: dict[str, ComponentFlags] = {}
+    for node, host in node_hosts:
+        for name in CONTROL_PLANE:
+            running = processes(host, name) if name not in found else []
+            if running:
+                pid, argv = min(running)
+                found[name] = ComponentFlags(
+                    flags(argv), f"process {pid} ({name}) on node {node.name}, /proc/{pid}/cmdline")
+    return found
