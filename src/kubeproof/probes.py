@@ -232,7 +232,11 @@ class ProbePods:
     def run(self, prefix: str, command: list[str], *, namespace: str | None = None,
             timeout: float | None = None, **overrides: Any) -> PodRun:
         """Create a probe pod, wait until it finishes, and return its phase, exit code and log."""
-        pod = self.create(self.manifest(prefix, command, **overrides), namespace)
+        return self.finish(self.create(self.manifest(prefix, command, **overrides), namespace),
+                           timeout)
+
+    def finish(self, pod: client.V1Pod, timeout: float | None = None) -> PodRun:
+        """Wait until a created probe pod finishes; its phase, exit code and log."""
         final = self.wait(pod, "finished", timeout)
         exit_code = None
         for cs in final.status.container_statuses or []:

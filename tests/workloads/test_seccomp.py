@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import kubeproof
+from kubeproof import probes
 from kubeproof.kube import REQUEST_TIMEOUT
 
 DENIED = "Unable to dump key: Operation not permitted"
@@ -18,21 +19,47 @@ CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def keyctl_pods(cluster, admin_api, run_namespace, run_id, probe_preflight, pytestconfig):
+    """One keyctl probe pod per case, created together when the first case runs (their starts
+    overlap); each test waits for its own (a case whose pod was refused errors alone).
+    Deleted at the end of the module."""
+    runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
+                              pytestconfig.getoption("probe_timeout"))
+    command = ["sh", "-c", f"echo '{MARKER}'; command -v keyctl; keyctl show 2>&1"]
+
+    def create(where: str, security: dict):
+        manifest = runner.manifest("kp-keyctl", command, container={"securityContext": security})
+        try:
+            return runner.create(manifest, cluster.app_namespace if where == "app"
+                                 else run_namespace)
+        except kubeproof.Inconclusive as exc:
+            return exc
+
+    try:
+        yield runner, {case: create(*spec) for case, spec in CASES.items()}
+    finally:
+        runner.delete_all()
+
+
 @kubeproof.control("seccomp.keyctl-denied")
 @pytest.mark.parametrize("case", list(CASES))
-def test_keyctl_is_denied_by_the_default_seccomp_profile(cluster, admin_api, probe_pods,
-                                                         run_namespace, evidence, case):
+def test_keyctl_is_denied_by_the_default_seccomp_profile(admin_api, keyctl_pods, evidence,
+                                                         case):
     """A pod under the runtime's default seccomp profile cannot use keyctl."""
-    where, security = CASES[case]
-    namespace = cluster.app_namespace if where == "app" else run_namespace
+    runner, pods = keyctl_pods
+    pod = pods[case]
+    if isinstance(pod, Exception):
+        raise pod
+    namespace = pod.metadata.namespace
     labels = admin_api.core.read_namespace(namespace, _request_timeout=REQUEST_TIMEOUT)
     evidence.add("probe namespace", {"name": namespace, "labels": labels.metadata.labels})
-    evidence.add("container seccompProfile", security["seccompProfile"] or "none declared")
-    command = ["sh", "-c", f"echo '{MARKER}'; command -v keyctl; keyctl show 2>&1"]
-    run = probe_pods.run("kp-keyctl", command, namespace=namespace,
-                         container={"securityContext": security})
-    evidence.add("probe pod", f"{run.namespace}/{run.name}: phase {run.phase}, "
-                              f"exit {run.exit_code}")
+    evidence.add("container seccompProfile", CASES[case][1]["seccompProfile"] or "none declared")
+    run = runner.finish(pod)
+    together = [p.metadata.name for c, p in pods.items() if c != case and hasattr(p, "metadata")]
+    evidence.add("probe pod", f"{run.namespace}/{run.name}: phase {run.phase}, exit "
+                              f"{run.exit_code} (started together with {together})")
+    evidence.add("command", pod.spec.containers[0].command)
     evidence.add("log", run.logs)
     with evidence.canary("the probe pod started a shell and found keyctl"):
         assert MARKER in run.logs and "/keyctl" in run.logs, run.logs
