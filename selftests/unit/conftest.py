@@ -14,6 +14,7 @@ import ssl
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import util
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +29,23 @@ from cryptography.x509.oid import NameOID
 CONTROLS_MD_SHARED = Path(__file__).resolve().parents[3] / "shared" / "design" / "CONTROLS.md"
 CONTROLS_MD_COPY = Path(__file__).resolve().parents[2] / "docs" / "CONTROLS.md"
 CONTROL_TESTS = Path(__file__).resolve().parents[2] / "tests"
+
+
+@dataclass
+class CommandResult:
+    """What testinfra's host.run returns, as far as kubeproof reads it."""
+
+    rc: int
+    stdout: str = ""
+    stderr: str = ""
+
+
+class FakeRootNode:
+    """A fake testinfra host logged in as root; subclasses answer run()."""
+
+    def check_output(self, command: str, *args: str) -> str:
+        assert command == "id -u"
+        return "0"
 
 
 def write_kubeconfig(path: Path, server: str, ca_pem: bytes | None = None,

@@ -3,8 +3,8 @@ whose API shows no static pods)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from conftest import CommandResult as Result
+from conftest import FakeRootNode
 from kubeproof.nodeprocesses import control_plane_flags
 from kubeproof.targets.base import NodeHost
 
@@ -12,22 +12,11 @@ APISERVER = ["/usr/local/bin/kube-apiserver", "--secure-port=6443", "--profiling
              "--authorization-mode", "Node,RBAC", "--anonymous-auth=false"]
 
 
-@dataclass
-class Result:
-    rc: int
-    stdout: str = ""
-    stderr: str = ""
-
-
-class FakeNode:
+class FakeNode(FakeRootNode):
     """A root login on a node whose processes are {pid: argv}."""
 
     def __init__(self, processes: dict[int, list[str]]):
         self.processes = processes
-
-    def check_output(self, command: str, *args: str) -> str:
-        assert command == "id -u"
-        return "0"
 
     def run(self, command: str, *args: str) -> Result:
         if command.startswith("pgrep -x"):

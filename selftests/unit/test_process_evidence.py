@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 
 import pytest
 
-from conftest import control_helper
+from conftest import CommandResult as Result
+from conftest import FakeRootNode, control_helper
 from kubeproof.verdicts import Evidence
 
 nodefacts = sys.modules.setdefault("nodefacts", control_helper("host/nodefacts.py"))
@@ -20,19 +20,8 @@ INIT = ["/usr/lib/systemd/systemd", "--switched-root", "--system", "--deserializ
 FALCO = ["/usr/bin/falco", "-o", "json_output=true", "--api-token", "falco-tok3n"]
 
 
-@dataclass
-class Result:
-    rc: int
-    stdout: str = ""
-    stderr: str = ""
-
-
-class FakeNode:
+class FakeNode(FakeRootNode):
     """A node as testinfra shows it: root, pid 1 and one falco process with these argv."""
-
-    def check_output(self, command: str, *args: str) -> str:
-        assert command == "id -u"
-        return "0"
 
     def run(self, command: str, *args: str) -> Result:
         if command.startswith("tr "):
