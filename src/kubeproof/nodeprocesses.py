@@ -78,7 +78,6 @@ def flags(argv: list[str], short: dict[str, str] | None = None) -> dict[str, str
 
 
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
-COMM_LENGTH = 15  # TASK_COMM_LEN - 1: what pgrep -x matches against
 
 
 @dataclass(frozen=True)
@@ -90,26 +89,14 @@ class ComponentFlags:
 
 
 def control_plane_flags(node_hosts: list[tuple[Any, Host]]) -> dict[str, ComponentFlags]:
-    """The flags of each control-plane component that runs as a host process (in the host's
-    PID namespace: a workload's own etcd in a container does not count) on a reachable node:
-    the first node it runs on, its lowest pid there."""
+    """The flags of each control-plane component that runs as a process on a reachable node
+    (the first node it runs on, its oldest process there)."""
     found: dict[str, ComponentFlags] = {}
     for node, host in node_hosts:
         for name in CONTROL_PLANE:
-            if name in found:
-                continue
-            # The kernel keeps 15 characters of a command name (kube-controller-manager).
-            running = [(pid, argv) for pid, argv in processes(host, name[:COMM_LENGTH])
-                       if argv and argv[0].rsplit("/", 1)[-1] == name
-                       and in_host_pid_namespace(host, pid)]
+            running = processes(host, name) if name not in found else []
             if running:
                 pid, argv = min(running)
                 found[name] = ComponentFlags(
                     flags(argv), f"process {pid} ({name}) on node {node.name}, /proc/{pid}/cmdline")
     return found
-
-
-def in_host_pid_namespace(host: Host, pid: int) -> bool:
-    """Whether a process shares pid 1's PID namespace (it is not in a container)."""
-    return run(host, 'test "$(readlink /proc/%s/ns/pid)" = "$(readlink /proc/1/ns/pid)"',
-               str(pid)).rc == 0

@@ -27,6 +27,9 @@ def egress(cluster) -> EgressHosts:
     return cluster.egress
 
 
+# A probe pod that stays up until the module ends; the tests run their requests in it by exec.
+IDLE = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+
 
 @pytest.fixture(scope="module")
 def app_namespace_pods(cluster, admin_api, run_namespace, run_id, probe_preflight, pytestconfig):
@@ -44,8 +47,7 @@ def app_namespace_pods(cluster, admin_api, run_namespace, run_id, probe_prefligh
             pod = {"metadata": {"annotations": {"sidecar.istio.io/inject": "false"}}} \
                 if no_sidecar else None
             started[uid, no_sidecar] = runner.start(
-                "egress", probes.IDLE, namespace=cluster.app_namespace, container=container,
-                pod=pod)
+                "egress", IDLE, namespace=cluster.app_namespace, container=container, pod=pod)
         return started[uid, no_sidecar]
 
     try:
@@ -70,10 +72,10 @@ def from_app_namespace(cluster, egress, app_namespace_pods, evidence):
         done = runner.exec(pod, ["sh", "-c", text])
         evidence.add("probe pod", f"{where} (uid {uid or 65534}"
                      f"{', sidecar injection off' if no_sidecar else ''}), shared by this "
-                     f"module's tests; the requests below ran in it by exec; "
-                     + WAITED[enforcement(done.stdout)].format(
-                         url=registered, polls=polls(done.stdout), barrier=barrier)
-                     + " (the enforcer programs a new pod's policies asynchronously)")
+                     f"module's tests; the requests below ran in it by exec; polled "
+                     f"{registered} {polls(done.stdout)} time(s) until it answered "
+                     f"{ENFORCED[enforcement(done.stdout)].format(barrier=barrier)} (the "
+                     "enforcer programs a new pod's policies asynchronously)")
         outcomes = parse(done.stdout, requests, where)
         missing = [r.label for r in requests if r.label not in outcomes]
         if missing:
@@ -86,21 +88,17 @@ def from_app_namespace(cluster, egress, app_namespace_pods, evidence):
 
 
 # What the probe's wait saw of its own egress policy, for the evidence.
-WAITED = {
-    "yes": "polled {url} {polls} time(s) until it answered while {barrier} was refused (the "
-           "pod's own egress policy in force)",
-    "no": "polled {url} {polls} time(s): it answered, but {barrier} was not refused within the "
-          "grace (egress is not enforced)",
-    "unknown": "polled {url} {polls} time(s) until it answered (no barrier: the target gives "
-               "no address for the unregistered host)",
-    "noanswer": "polled {url} {polls} time(s) until the deadline: it never answered",
-    None: "the probe's log has no wait result",
+ENFORCED = {
+    "yes": "while {barrier} was refused (the pod's own egress policy in force)",
+    "no": "but {barrier} was not refused within the grace: egress is not enforced",
+    "unknown": "(no barrier: the target gives no address for the unregistered host)",
+    None: "(the probe's log has no wait result)",
 }
 
 
 def barrier_url(cluster, egress: EgressHosts) -> str:
-    """The URL of the unregistered host's raw IP ("" when there is none): a request every
-    hardened egress setup refuses, so its refusal shows the probe pod's own policy in force."""
+    """The unregistered host's raw IP: a request every hardened egress setup refuses, so its
+    refusal shows that the probe pod's own policy is in force ("" when there is none)."""
     ip = cluster.external_hosts.get(egress.unregistered)
     return f"http://{ip}/" if ip and egress.unregistered in egress.bodies else ""
 
