@@ -55,7 +55,7 @@ def run_wait(tmp_path: Path, registered_open: str, barrier_open: str, barrier: s
 
 def test_wait_goes_on_once_the_barrier_is_refused(tmp_path):
     # The pod is unfiltered for its first two rounds (the barrier answers), then filtered.
-    log = run_wait(tmp_path, registered_open="1-x", barrier_open="1-2")
+    log = run_wait(tmp_path, registered_open="1-x", barrier_open="1-2", deadline=30, grace=20)
     assert egressprobe.enforcement(log) == "yes"
     assert egressprobe.polls(log) == 3
 
