@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -168,14 +168,22 @@ def run_namespace(cluster: ClusterAccess, admin_api: Clients, run_id: str,
 
 
 @pytest.fixture(scope="session")
-def probe_preflight(cluster: ClusterAccess, admin_api: Clients, run_namespace: str,
-                    run_id: str, pytestconfig: pytest.Config) -> None:
+def new_probe_runner(cluster: ClusterAccess, admin_api: Clients, run_namespace: str,
+                     run_id: str, pytestconfig: pytest.Config) -> Callable[[], probes.ProbePods]:
+    """A maker of probe-pod runners: the admin's, in the run namespace, with the run's probe
+    image and --probe-timeout (for fixtures that keep their own pods)."""
+    return lambda: probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
+                                    pytestconfig.getoption("probe_timeout"))
+
+
+@pytest.fixture(scope="session")
+def probe_preflight(cluster: ClusterAccess, run_namespace: str, pytestconfig: pytest.Config,
+                    new_probe_runner: Callable[[], probes.ProbePods]) -> None:
     """One probe pod each in the app and the run namespace, admitted, pulled and run, before
     any probe: if not, every probe test errors at once with the one reason."""
     if not cluster.probe_image:
         raise Inconclusive(f"probe preflight: {pytestconfig.stash[PROBE_IMAGE_PROBLEM]}")
-    runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
-                              pytestconfig.getoption("probe_timeout"))
+    runner = new_probe_runner()
     try:
         runner.preflight([cluster.app_namespace, run_namespace])
     finally:
@@ -183,12 +191,10 @@ def probe_preflight(cluster: ClusterAccess, admin_api: Clients, run_namespace: s
 
 
 @pytest.fixture
-def probe_pods(cluster: ClusterAccess, admin_api: Clients, run_namespace: str, run_id: str,
-               probe_preflight: None,
-               pytestconfig: pytest.Config) -> Iterator[probes.ProbePods]:
+def probe_pods(probe_preflight: None, new_probe_runner: Callable[[], probes.ProbePods]
+               ) -> Iterator[probes.ProbePods]:
     """A probe-pod runner in the run namespace; every pod it made is deleted afterwards."""
-    runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
-                              pytestconfig.getoption("probe_timeout"))
+    runner = new_probe_runner()
     yield runner
     runner.delete_all()
 

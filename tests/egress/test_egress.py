@@ -12,7 +12,6 @@ import pytest
 from egressprobe import Outcome, Request, enforcement, parse, polls, script
 
 import kubeproof
-from kubeproof import probes
 from kubeproof.kube import REQUEST_TIMEOUT
 from kubeproof.probes import RUN_ID_LABEL
 from kubeproof.targets.base import EGRESS_TEST_HOSTS, SERVICE_MESH, EgressHosts
@@ -32,11 +31,10 @@ IDLE = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 
 
 @pytest.fixture(scope="module")
-def app_namespace_pods(cluster, admin_api, run_namespace, run_id, probe_preflight, pytestconfig):
+def app_namespace_pods(cluster, probe_preflight, new_probe_runner):
     """Probe pods in the app namespace, one per identity (uid, sidecar or not), each started
     when a test first needs it and shared by this module's tests; deleted at the end."""
-    runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
-                              pytestconfig.getoption("probe_timeout"))
+    runner = new_probe_runner()
     started: dict[tuple[int | None, bool], object] = {}
 
     def pod_for(uid: int | None, no_sidecar: bool):

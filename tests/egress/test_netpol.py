@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 import kubeproof
-from kubeproof import probes
 from kubeproof.kube import REQUEST_TIMEOUT
 from kubeproof.probes import RUN_ID_LABEL
 
@@ -95,11 +94,10 @@ def test_application_namespaces_have_default_deny(cluster, admin_api, evidence, 
 
 
 @pytest.fixture(scope="module")
-def netpol_pods(cluster, admin_api, run_namespace, run_id, pytestconfig, probe_preflight):
+def netpol_pods(cluster, run_namespace, probe_preflight, new_probe_runner):
     """A listener and a client in the run namespace and a client in the app namespace, created
     at once and shared by this module's probes; deleted at the end of the module."""
-    runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
-                              pytestconfig.getoption("probe_timeout"))
+    runner = new_probe_runner()
     wanted = {"listener": (run_namespace, LISTENER), "client": (run_namespace, CLIENT),
               "app-ns-client": (cluster.app_namespace, CLIENT)}
     try:

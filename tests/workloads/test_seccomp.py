@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import kubeproof
-from kubeproof import probes
 from kubeproof.kube import REQUEST_TIMEOUT
 
 DENIED = "Unable to dump key: Operation not permitted"
@@ -20,12 +19,11 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def keyctl_pods(cluster, admin_api, run_namespace, run_id, probe_preflight, pytestconfig):
+def keyctl_pods(cluster, run_namespace, probe_preflight, new_probe_runner):
     """One keyctl probe pod per case, created together when the first case runs (their starts
     overlap); each test waits for its own (a case whose pod was refused errors alone).
     Deleted at the end of the module."""
-    runner = probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
-                              pytestconfig.getoption("probe_timeout"))
+    runner = new_probe_runner()
     command = ["sh", "-c", f"echo '{MARKER}'; command -v keyctl; keyctl show 2>&1"]
 
     def create(where: str, security: dict):
