@@ -13,18 +13,23 @@ APISERVER = ["/usr/local/bin/kube-apiserver", "--secure-port=6443", "--profiling
 
 
 class FakeNode(FakeRootNode):
-    """A root login on a node whose processes are {pid: argv}."""
+    """A root login on a node whose processes are {pid: argv}; the pids in contained run in
+    a container's PID namespace."""
 
-    def __init__(self, processes: dict[int, list[str]]):
+    def __init__(self, processes: dict[int, list[str]], contained: tuple[int, ...] = ()):
         self.processes = processes
+        self.contained = contained
 
     def run(self, command: str, *args: str) -> Result:
         if command.startswith("pgrep -x"):
+            # pgrep -x matches the kernel's command name: 15 characters of the executable's.
             pids = [pid for pid, argv in self.processes.items()
-                    if argv[0].rsplit("/", 1)[-1] == args[0]]
+                    if argv[0].rsplit("/", 1)[-1][:15] == args[0]]
             return Result(0, "".join(f"{pid}\n" for pid in pids)) if pids else Result(1)
         if command.startswith("tr "):
             return Result(0, "\n".join(self.processes[int(args[0])]) + "\n")
+        if "/ns/pid" in command:
+            return Result(1 if int(args[0]) in self.contained else 0)
         raise AssertionError(f"unexpected command {command} {args}")
 
 
@@ -49,3 +54,12 @@ def test_flags_of_each_component_from_the_first_node_it_runs_on_and_its_oldest_p
 def test_no_control_plane_process_reads_as_nothing_found():
     assert control_plane_flags([(NodeHost("worker", "ssh://w"),
                                  FakeNode({10: ["/usr/bin/kubelet"]}))]) == {}
+
+
+def test_a_workloads_etcd_in_a_container_does_not_count_and_long_names_are_found():
+    node = FakeNode({40: ["etcd", "--client-cert-auth=false"],
+                     50: ["/usr/local/bin/kube-controller-manager", "--profiling=false"],
+                     60: ["/usr/local/bin/kube-controller", "--decoy=true"]}, contained=(40,))
+    found = control_plane_flags([(NodeHost("n1", "ssh://n"), node)])
+    assert sorted(found) == ["kube-controller-manager"]
+    assert found["kube-controller-manager"].flags == {"profiling": "false"}

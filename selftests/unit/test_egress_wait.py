@@ -74,6 +74,11 @@ def test_wait_ends_after_the_grace_when_nothing_is_enforced(tmp_path):
     assert egressprobe.polls(log) < 10  # ended by the grace, not by the 20 s deadline
 
 
+def test_wait_that_never_got_an_answer_says_so(tmp_path):
+    log = run_wait(tmp_path, registered_open="", barrier_open="", deadline=2)
+    assert egressprobe.enforcement(log) == "noanswer"
+
+
 def test_wait_without_a_barrier_ends_at_the_first_answer(tmp_path):
     log = run_wait(tmp_path, registered_open="2-x", barrier_open="", barrier="")
     assert egressprobe.enforcement(log) == "unknown"

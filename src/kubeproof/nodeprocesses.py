@@ -78,6 +78,7 @@ def flags(argv: list[str], short: dict[str, str] | None = None) -> dict[str, str
 
 
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
+COMM_LENGTH = 15  # TASK_COMM_LEN - 1: what pgrep -x matches against
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,31 @@ class ComponentFlags:
 
 
 def control_plane_flags(node_hosts: list[tuple[Any, Host]]) -> dict[str, ComponentFlags]:
-    """The flags of each control-plane component that runs as a process on a reachable node
-    (the first node it runs on, its oldest process there)."""
+    """The flags of each control-plane component that runs as a host process (in the host's
+    PID namespace: a workload's own etcd in a container does not count) on a reachable node:
+    the first node it runs on, its lowest pid there."""
     found: dict[str, ComponentFlags] = {}
     for node, host in node_hosts:
         for name in CONTROL_PLANE:
-            running = processes(host, name) if name not in found else []
+            if name in found:
+                continue
+            # The kernel keeps 15 characters of a command name (kube-controller-manager).
+            running = [(pid, argv) for pid, argv in processes(host, name[:COMM_LENGTH])
+                       if argv and argv[0].rsplit("/", 1)[-1] == name
+                       and in_host_pid_namespace(host, pid)]
             if running:
                 pid, argv = min(running)
                 found[name] = ComponentFlags(
                     flags(argv), f"process {pid} ({name}) on node {node.name}, /proc/{pid}/cmdline")
     return found
+
+
+def in_host_pid_namespace(host: Host, pid: int) -> bool:
+    """Whether a process shares the PID namespace of the shell kubeproof runs on the node
+    (the host's: an SSH login, or a node pod with hostPID), so it is not in a container."""
+    result = run(host, 'p=$(readlink /proc/%s/ns/pid) && s=$(readlink /proc/self/ns/pid) '
+                       '|| exit 2; [ "$p" = "$s" ]', str(pid))
+    if result.rc not in (0, 1):
+        raise Inconclusive(f"cannot read the PID namespace of pid {pid} on the node: "
+                           f"{result.stderr.strip() or 'readlink failed'}")
+    return result.rc == 0

@@ -88,12 +88,19 @@ def merge(base: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
     return result
 
 
+# The command of a probe pod kept up for exec until it is deleted (it ends at once on TERM).
+IDLE = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+# The probe pod's own container: named in exec and log calls, as an injected sidecar makes
+# the pod's containers two.
+PROBE_CONTAINER = "probe"
+
+
 def probe_pod_manifest(name: str, image: str, command: list[str], run_id: str,
                        pod: dict[str, Any] | None = None,
                        container: dict[str, Any] | None = None) -> dict[str, Any]:
     """A probe pod that satisfies the restricted Pod Security level unless overridden."""
     base_container = {
-        "name": "probe",
+        "name": PROBE_CONTAINER,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": command,
@@ -225,7 +232,7 @@ class ProbePods:
     def logs(self, pod: client.V1Pod, container: str | None = None) -> str:
         """The pod's log."""
         return self.clients.core.read_namespaced_pod_log(
-            pod.metadata.name, pod.metadata.namespace, container=container,
+            pod.metadata.name, pod.metadata.namespace, container=container or PROBE_CONTAINER,
             _request_timeout=REQUEST_TIMEOUT,
         )
 
@@ -260,7 +267,8 @@ class ProbePods:
         """Run a command in a running container (as the admin identity) and collect output."""
         resp = stream(
             self.clients.core.connect_get_namespaced_pod_exec,
-            pod.metadata.name, pod.metadata.namespace, command=command, container=container,
+            pod.metadata.name, pod.metadata.namespace, command=command,
+            container=container or PROBE_CONTAINER,
             stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False,
         )
         deadline = time.monotonic() + (timeout or self.timeout)

@@ -23,35 +23,61 @@ def process_flags(request) -> dict[str, ComponentFlags]:
     return control_plane_flags(request.getfixturevalue("node_hosts"))
 
 
+def _lookup(cluster, request, component: str) -> tuple[ComponentFlags | None, list[str]]:
+    """A component's flags from the target (static pods, or the local cluster's processes),
+    else from its process on the nodes (node access); and the components that were seen."""
+    if cluster.has(COMPONENT_FLAGS) and cluster.component_flags.get(component):
+        return ComponentFlags(cluster.component_flags[component],
+                              cluster.component_flags_source), sorted(cluster.component_flags)
+    seen = sorted(cluster.component_flags)
+    if not cluster.has(NODE_ACCESS):
+        return None, seen
+    found = request.getfixturevalue("process_flags")
+    return found.get(component), sorted({*seen, *found})
+
+
 @pytest.fixture
 def component_flags(cluster, request, evidence) -> Callable[[str], dict[str, str]]:
-    """component_flags(name) -> {flag: value}: from the target (static pods, or the local
-    cluster's processes), else from the processes on the nodes; skips when neither shows any
-    control-plane component (a managed control plane), and a component missing where others
-    are seen is Inconclusive (missing evidence, never a pass). The evidence says where the
-    flags were read."""
+    """component_flags(name) -> {flag: value} (see _lookup); skips when neither the API nor
+    the nodes show any control-plane component (a managed control plane), and a component
+    missing where others are seen is Inconclusive (missing evidence, never a pass). The
+    evidence says where the flags were read."""
     if not cluster.has(COMPONENT_FLAGS) and not cluster.has(NODE_ACCESS):
         kubeproof.require(cluster, COMPONENT_FLAGS)
 
     def read(component: str) -> dict[str, str]:
-        if cluster.has(COMPONENT_FLAGS) and cluster.component_flags.get(component):
-            evidence.add(f"{component} flags read from", cluster.component_flags_source)
-            return cluster.component_flags[component]
-        seen = sorted(cluster.component_flags)
-        if cluster.has(NODE_ACCESS):
-            found = request.getfixturevalue("process_flags")
-            if component in found:
-                evidence.add(f"{component} flags read from", found[component].source)
-                return found[component].flags
-            if not found and not seen:
-                pytest.skip(f"the API shows no control-plane static pods and no control-plane "
-                            f"component runs as a process on the nodes kubeproof reaches "
-                            f"({', '.join(n.name for n in cluster.nodes)}): a managed control "
-                            f"plane, or no access to a control-plane node")
-            seen = sorted({*seen, *found})
+        found, seen = _lookup(cluster, request, component)
+        if found is not None:
+            evidence.add(f"{component} flags read from", found.source)
+            return found.flags
+        if not seen:
+            pytest.skip(f"the API shows no control-plane static pods and no control-plane "
+                        f"component runs as a host process on the nodes kubeproof reaches "
+                        f"({', '.join(n.name for n in cluster.nodes)}): a managed control "
+                        f"plane, or no access to a control-plane node")
         raise kubeproof.Inconclusive(
             f"the {cluster.target} target read no flags of {component}, from its API or the "
-            f"processes on the nodes it reaches (it sees {seen or 'no component'})")
+            f"processes on the nodes it reaches (it sees {seen})")
+
+    return read
+
+
+@pytest.fixture
+def known_flags(cluster, request, evidence) -> Callable[[str], dict[str, str]]:
+    """known_flags(name) -> the component's flags where they can be read (see _lookup), else
+    {}: for checks that only refine what they see with a flag (its default otherwise)."""
+
+    def read(component: str) -> dict[str, str]:
+        try:
+            found, _ = _lookup(cluster, request, component)
+        except kubeproof.Inconclusive as exc:
+            evidence.add(f"{component} flags", f"not readable ({exc}): defaults assumed")
+            return {}
+        if found is None:
+            evidence.add(f"{component} flags", "not readable here: defaults assumed")
+            return {}
+        evidence.add(f"{component} flags read from", found.source)
+        return found.flags
 
     return read
 

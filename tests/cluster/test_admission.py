@@ -58,7 +58,7 @@ def _sa_may_use(admin_api, namespace: str, policy: str) -> bool:
 
 
 @kubeproof.control("admission.pod-security")
-def test_app_namespace_enforces_pod_security(cluster, admin_api, evidence):
+def test_app_namespace_enforces_pod_security(cluster, admin_api, known_flags, evidence):
     """The application namespace enforces the restricted pod security standard (PSA label, or
     a restricted PodSecurityPolicy)."""
     namespace = cluster.app_namespace
@@ -66,7 +66,7 @@ def test_app_namespace_enforces_pod_security(cluster, admin_api, evidence):
         ns = admin_api.core.read_namespace(namespace, _request_timeout=REQUEST_TIMEOUT)
     labels = {k: v for k, v in (ns.metadata.labels or {}).items() if k.startswith(PSA_LABEL)}
     evidence.add(f"PSA labels on {namespace}", labels or "none")
-    flags = cluster.component_flags.get("kube-apiserver", {})
+    flags = known_flags("kube-apiserver")
     disabled = "PodSecurity" in flags.get("disable-admission-plugins", "").split(",")
     evidence.add("PodSecurity admission plugin",
                  "disabled (--disable-admission-plugins)" if disabled

@@ -38,7 +38,8 @@ def _envelope(raw: bytes) -> dict[str, object]:
 
 
 @kubeproof.control("encryption.at-rest")
-def test_secret_is_encrypted_in_etcd(cluster, admin_api, run_namespace, run_id, evidence):
+def test_secret_is_encrypted_in_etcd(cluster, admin_api, known_flags, run_namespace, run_id,
+                                     evidence):
     """A Secret written through the API is stored encrypted (k8s:enc:) in etcd, never in
     plaintext."""
     kubeproof.require(cluster, ETCD_ACCESS)
@@ -56,7 +57,7 @@ def test_secret_is_encrypted_in_etcd(cluster, admin_api, run_namespace, run_id, 
             read = admin_api.core.read_namespaced_secret(name, run_namespace,
                                                          _request_timeout=REQUEST_TIMEOUT)
             assert base64.b64decode(read.data["value"]).decode() == plaintext
-        prefix = cluster.component_flags.get("kube-apiserver", {}).get("etcd-prefix", "/registry")
+        prefix = known_flags("kube-apiserver").get("etcd-prefix", "/registry")
         key = f"{prefix.rstrip('/')}/secrets/{run_namespace}/{name}"
         answer = _etcd_get(cluster.etcd, key)
         if answer.status_code != 200 or not answer.json().get("kvs"):

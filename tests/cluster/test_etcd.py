@@ -39,7 +39,8 @@ def test_etcd_requires_client_certificate(cluster, evidence):
                             detail=f"{bare.status_code} {bare.text[:200]!r}", guard=f"etcd {url}")
 
 
-def _hosts_and_client_port(cluster, admin_api) -> tuple[list[str], int]:
+def _hosts_and_client_port(cluster, admin_api, flags: dict[str, str]
+                           ) -> tuple[list[str], int]:
     """Where etcd may be found from a pod: every node address, etcd's own non-loopback
     addresses, and 127.0.0.1; and etcd's client port."""
     hosts: list[str] = []
@@ -47,7 +48,7 @@ def _hosts_and_client_port(cluster, admin_api) -> tuple[list[str], int]:
         hosts += [a.address for a in node.status.addresses or []
                   if a.type in ("InternalIP", "ExternalIP")]
     urls = [cluster.etcd.endpoint] if cluster.etcd else []
-    urls += cluster.component_flags.get("kube-apiserver", {}).get("etcd-servers", "").split(",")
+    urls += flags.get("etcd-servers", "").split(",")
     port = 2379
     for url in filter(None, urls):
         parts = urlsplit(url.strip())
@@ -81,9 +82,11 @@ def _parse(log: str) -> dict[str, tuple[int, str]]:
 
 @kubeproof.control("etcd.isolated")
 @pytest.mark.parametrize("port", ["client", "peer"])
-def test_workload_pod_cannot_reach_etcd(cluster, admin_api, probe_pods, evidence, port):
+def test_workload_pod_cannot_reach_etcd(cluster, admin_api, known_flags, probe_pods, evidence,
+                                       port):
     """A workload pod cannot open a connection to etcd's client or peer port."""
-    hosts, client_port = _hosts_and_client_port(cluster, admin_api)
+    hosts, client_port = _hosts_and_client_port(cluster, admin_api,
+                                                known_flags("kube-apiserver"))
     number = client_port if port == "client" else 2380
     targets = [(host, number) for host in hosts]
     run = probe_pods.run(f"etcd-{port}", ["sh", "-c", _script(targets)])

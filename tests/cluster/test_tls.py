@@ -15,6 +15,7 @@ import requests
 import kubeproof
 from kubeproof import connect
 from kubeproof.kube import REQUEST_TIMEOUT
+from kubeproof.nodeprocesses import processes
 
 CONNECT_TIMEOUT = 5
 RUNNER = "the kubeproof runner"  # where the connections made by this process come from
@@ -153,9 +154,9 @@ def test_api_server_refuses_legacy_tls(api_server, evidence, legacy):
 
 @kubeproof.control("tls.api-server")
 @pytest.mark.parametrize("port", ["secure-port", "legacy-insecure-port"])
-def test_api_server_serves_no_plaintext_http(cluster, api_server, evidence, port):
+def test_api_server_serves_no_plaintext_http(known_flags, api_server, evidence, port):
     """No port of the API server answers API requests over plaintext HTTP."""
-    flags = cluster.component_flags.get("kube-apiserver", {})
+    flags = known_flags("kube-apiserver")
     numbers = [api_server.port] if port == "secure-port" else _plaintext_ports(flags)
     guard = f"{RUNNER} to {api_server.host}"
     with evidence.canary(f"an HTTPS request to {api_server.url} gets an HTTP answer",
@@ -181,24 +182,21 @@ def _expect_no_plaintext(evidence, attempts: list[connect.Attempt], what: str,
 def _api_server_node(node_hosts):
     """The first reachable node a kube-apiserver process runs on (skips when none does)."""
     for node, host in node_hosts:
-        found = host.run("pgrep -x kube-apiserver")
-        if found.rc == 0:
+        if processes(host, "kube-apiserver"):
             return node, host
-        if found.rc != 1:
-            raise kubeproof.Inconclusive(f"cannot list processes on node {node.name} (pgrep "
-                                         f"-x kube-apiserver): {found.stderr.strip()}")
     pytest.skip(f"no kube-apiserver process runs on the nodes kubeproof reaches "
                 f"({', '.join(n.name for n, _ in node_hosts)}): a managed control plane, or "
                 f"no access to a control-plane node; the node-local insecure port is not probed")
 
 
 @kubeproof.control("tls.api-server")
-def test_api_server_node_serves_no_plaintext_http(cluster, api_server, node_hosts, evidence):
+def test_api_server_node_serves_no_plaintext_http(known_flags, api_server, node_hosts,
+                                                  evidence):
     """On the API server's own node, nothing answers plaintext HTTP on the legacy insecure
     port (127.0.0.1:8080, or --insecure-port and --insecure-bind-address)."""
     node, host = _api_server_node(node_hosts)
     origin = f"curl on node {node.name}"
-    flags = cluster.component_flags.get("kube-apiserver", {})
+    flags = known_flags("kube-apiserver")
     with evidence.canary(f"from node {node.name}, {api_server.url} completes a TLS handshake "
                          f"with the certificate that chains to the cluster CA", guard=origin):
         expected = _peer_certificate(api_server)

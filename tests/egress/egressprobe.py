@@ -109,7 +109,7 @@ class Outcome:
 # seconds of the first answer (egress not enforced at all), the requests run anyway and the
 # tests judge what they see.
 WAIT_FOR = r"""
-tries=0; enforced=no; answered=
+tries=0; enforced=noanswer; answered=
 end=$(( $(date +%s) + {deadline} ))
 while [ "$(date +%s)" -lt "$end" ]; do
   tries=$((tries + 1))
@@ -119,7 +119,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
             && grep -qF {barrier_body} /tmp/barrier; }}; then
       enforced=yes; break
     fi
-    answered=${{answered:-$(date +%s)}}
+    enforced=no; answered=${{answered:-$(date +%s)}}
     [ $(( $(date +%s) - answered )) -ge {grace} ] && break
   fi
   sleep 0.5
@@ -177,11 +177,13 @@ def polls(log: str) -> int | None:
 
 def enforcement(log: str) -> str | None:
     """What the wait saw of the pod's own egress policy: yes (the barrier was refused), no
-    (nothing refused it), unknown (no barrier), None (the probe did not wait)."""
+    (nothing refused it), unknown (no barrier), noanswer (the registered host never answered),
+    None (the probe did not wait)."""
     return _waited(log, "enforced")
 
 
 def _waited(log: str, key: str) -> str | None:
+    """The value of the wait's key=value line in the probe's log (None: no such line)."""
     for line in log.splitlines():
         if line.startswith(key + "="):
             return line.partition("=")[2]

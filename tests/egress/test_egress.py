@@ -13,7 +13,7 @@ from egressprobe import Outcome, Request, enforcement, parse, polls, script
 
 import kubeproof
 from kubeproof.kube import REQUEST_TIMEOUT
-from kubeproof.probes import RUN_ID_LABEL
+from kubeproof.probes import IDLE, RUN_ID_LABEL
 from kubeproof.targets.base import EGRESS_TEST_HOSTS, SERVICE_MESH, EgressHosts
 
 MESH_UID = 1337  # Istio's proxy uid: its traffic is not redirected to the sidecar
@@ -24,10 +24,6 @@ def egress(cluster) -> EgressHosts:
     """The target's external test hosts (skips, saying how to get them, when it has none)."""
     kubeproof.require(cluster, EGRESS_TEST_HOSTS)
     return cluster.egress
-
-
-# A probe pod that stays up until the module ends; the tests run their requests in it by exec.
-IDLE = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +66,10 @@ def from_app_namespace(cluster, egress, app_namespace_pods, evidence):
         done = runner.exec(pod, ["sh", "-c", text])
         evidence.add("probe pod", f"{where} (uid {uid or 65534}"
                      f"{', sidecar injection off' if no_sidecar else ''}), shared by this "
-                     f"module's tests; the requests below ran in it by exec; polled "
-                     f"{registered} {polls(done.stdout)} time(s) until it answered "
-                     f"{ENFORCED[enforcement(done.stdout)].format(barrier=barrier)} (the "
-                     "enforcer programs a new pod's policies asynchronously)")
+                     f"module's tests; the requests below ran in it by exec; "
+                     + WAITED[enforcement(done.stdout)].format(
+                         url=registered, polls=polls(done.stdout), barrier=barrier)
+                     + " (the enforcer programs a new pod's policies asynchronously)")
         outcomes = parse(done.stdout, requests, where)
         missing = [r.label for r in requests if r.label not in outcomes]
         if missing:
@@ -86,17 +82,21 @@ def from_app_namespace(cluster, egress, app_namespace_pods, evidence):
 
 
 # What the probe's wait saw of its own egress policy, for the evidence.
-ENFORCED = {
-    "yes": "while {barrier} was refused (the pod's own egress policy in force)",
-    "no": "but {barrier} was not refused within the grace: egress is not enforced",
-    "unknown": "(no barrier: the target gives no address for the unregistered host)",
-    None: "(the probe's log has no wait result)",
+WAITED = {
+    "yes": "polled {url} {polls} time(s) until it answered while {barrier} was refused (the "
+           "pod's own egress policy in force)",
+    "no": "polled {url} {polls} time(s): it answered, but {barrier} was not refused within the "
+          "grace (egress is not enforced)",
+    "unknown": "polled {url} {polls} time(s) until it answered (no barrier: the target gives "
+               "no address for the unregistered host)",
+    "noanswer": "polled {url} {polls} time(s) until the deadline: it never answered",
+    None: "the probe's log has no wait result",
 }
 
 
 def barrier_url(cluster, egress: EgressHosts) -> str:
-    """The unregistered host's raw IP: a request every hardened egress setup refuses, so its
-    refusal shows that the probe pod's own policy is in force ("" when there is none)."""
+    """The URL of the unregistered host's raw IP ("" when there is none): a request every
+    hardened egress setup refuses, so its refusal shows the probe pod's own policy in force."""
     ip = cluster.external_hosts.get(egress.unregistered)
     return f"http://{ip}/" if ip and egress.unregistered in egress.bodies else ""
 

@@ -10,26 +10,27 @@ import pytest
 
 import kubeproof
 from kubeproof.kube import REQUEST_TIMEOUT
-from kubeproof.probes import RUN_ID_LABEL
+from kubeproof.probes import IDLE, RUN_ID_LABEL
 
 CONNECT = "curl -sS -o /dev/null --connect-timeout 2 -m 3 http://{}:{}/"
 REFUSED_CURL_EXITS = {7, 28}  # connection refused / rejected, connect timeout (dropped)
 LISTENER = {"command": ["httpd", "-f", "-p", "8080", "-h", "/tmp"], "container": {
     "ports": [{"containerPort": 8080}],
     "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}}
-CLIENT = {"command": ["sleep", "3600"]}
+CLIENT = {"command": IDLE}
 # The enforcer programs a new pod's own chain asynchronously (kube-router fills its peers' sets
 # first, see egressprobe.py), and until then the pod is not filtered at all. Before the module's
 # probes run, the app-namespace client therefore polls the run namespace's listener, which its
-# egress default deny must refuse, until it is refused (its policy is then in force) or
-# SETTLE_GRACE seconds have passed (egress is not enforced; the tests judge what they see).
+# egress default deny must refuse, until it is refused (curl exit 7 or 28, the refusals
+# expect_blocked counts: its policy is then in force) or SETTLE_GRACE seconds have passed
+# (egress is not enforced; the tests judge what they see).
 SETTLE_GRACE = 8
 SETTLE = r"""
 tries=0; end=$(( $(date +%s) + {grace} ))
 while [ "$(date +%s)" -lt "$end" ]; do
   tries=$((tries + 1))
-  curl -s -o /dev/null --connect-timeout 1 -m 2 http://{ip}:8080/ \
-    || {{ echo "yes $tries"; exit 0; }}
+  curl -s -o /dev/null --connect-timeout 1 -m 2 http://{ip}:8080/
+  case $? in 7|28) echo "yes $tries"; exit 0 ;; esac  # refused or dropped, as expect_blocked
   sleep 0.3
 done
 echo "no $tries"
@@ -125,8 +126,10 @@ def settle(runner, client, listener_ip: str) -> str:
     if enforced == "yes":
         return (f"{where} polled {listener_ip}:8080 {tries} time(s) until refused: its own "
                 f"policy was in force before the probes ran")
-    return (f"{where} still reached {listener_ip}:8080 after {SETTLE_GRACE} s ({tries} polls): "
-            f"no egress policy refuses it; the probes ran anyway")
+    if enforced == "no":
+        return (f"{where} was not refused by {listener_ip}:8080 within {SETTLE_GRACE} s "
+                f"({tries} polls): no egress policy refuses it; the probes ran anyway")
+    return f"{where}: the wait printed no result; the probes ran anyway"
 
 
 def connect(probe_pods, evidence, client, ip: str, port: int) -> int:
