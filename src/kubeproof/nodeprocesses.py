@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from testinfra.host import Host
 
 from kubeproof.verdicts import Inconclusive
@@ -55,9 +57,11 @@ def processes(host: Host, comm: str) -> list[tuple[int, list[str]]]:
     return [(int(pid), command_line(host, int(pid))) for pid in result.stdout.split()]
 
 
-def flags(argv: list[str], short: dict[str, str] | None = None) -> dict[str, str]:
-    """A command line's flags as {name: value}: --name=value, --name value, -c value; a flag
-    followed by another flag (or nothing) is a boolean 'true'."""
+def flags(argv: list[str], short: dict[str, str] | None = None,
+          single_dash: bool = False) -> dict[str, str]:
+    """A command line's flags as {name: value}: --name=value, --name value, -c value (and
+    -name=value, -name value for Go's flag package, with single_dash); a flag followed by
+    another flag (or nothing) is a boolean 'true'."""
     short = short or {}
     out: dict[str, str] = {}
     words = argv[1:]
@@ -65,7 +69,8 @@ def flags(argv: list[str], short: dict[str, str] | None = None) -> dict[str, str
     while i < len(words):
         word = words[i]
         i += 1
-        if word.startswith("--") or word in short:
+        if word.startswith("--") or word in short or (single_dash and word.startswith("-")
+                                                      and len(word) > 1):
             name, sep, value = word.lstrip("-").partition("=")
             name = short.get(word, name)
             if not sep:
@@ -75,6 +80,65 @@ def flags(argv: list[str], short: dict[str, str] | None = None) -> dict[str, str
                     value = "true"
             out[name] = value
     return out
+
+
+def environment(host: Host, pid: int) -> dict[str, str]:
+    """A process's environment from /proc/PID/environ."""
+    result = run(host, "tr '\\000' '\\n' < /proc/%s/environ", str(pid))
+    if result.rc != 0:
+        raise Inconclusive(f"cannot read the environment of pid {pid}: {result.stderr.strip()}")
+    return dict(line.partition("=")[::2] for line in result.stdout.split("\n") if "=" in line)
+
+
+# etcd's config file keeps the TLS settings of each side in a section; a section's key is
+# the flag's name for clients and the flag's name with "peer-" for peers.
+ETCD_SECTIONS = {"client-transport-security": "", "peer-transport-security": "peer-"}
+
+
+def etcd_config_flags(text: str) -> dict[str, str]:
+    """etcd's YAML config file as the flags it stands for ({flag: value}; booleans 'true' or
+    'false', lists comma-joined)."""
+    try:
+        config = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise Inconclusive(f"etcd's config file is not YAML: {exc}") from exc
+    if not isinstance(config, dict):
+        raise Inconclusive("etcd's config file is not a YAML mapping")
+    out: dict[str, str] = {}
+    for key, value in config.items():
+        if key in ETCD_SECTIONS and isinstance(value, dict):
+            out.update({ETCD_SECTIONS[key] + k: _flag_text(v) for k, v in value.items()})
+        elif value is not None:
+            out[key] = _flag_text(value)
+    return out
+
+
+def _flag_text(value: Any) -> str:
+    """A YAML value as a command-line flag would spell it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def etcd_flags(argv: list[str], environ: dict[str, str],
+               read: Callable[[str], str]) -> tuple[dict[str, str], str]:
+    """etcd's settings as {flag: value} by etcd's own precedence, and which source won: a
+    config file (--config-file, else $ETCD_CONFIG_FILE) replaces the command line and the
+    environment; else the command line (-flag or --flag), then $ETCD_<FLAG> for each flag the
+    command line does not give. read(path) gives a file's text."""
+    given = flags(argv, single_dash=True)
+    path = given.get("config-file") or environ.get("ETCD_CONFIG_FILE")
+    if path:
+        return etcd_config_flags(read(path)), (f"its config file {path} (etcd then ignores "
+                                               f"its command line and environment)")
+    from_environment = {name[len("ETCD_"):].lower().replace("_", "-"): value
+                        for name, value in environ.items() if name.startswith("ETCD_")}
+    used = ["ETCD_" + name.upper().replace("-", "_")
+            for name in sorted(set(from_environment) - set(given))]
+    source = "its command line" + (f" and environment ({', '.join(used)})" if used else "")
+    return {**from_environment, **given}, source
 
 
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
@@ -104,9 +168,22 @@ def control_plane_flags(node_hosts: list[tuple[Any, Host]]) -> dict[str, Compone
                        and in_host_pid_namespace(host, pid)]
             if running:
                 pid, argv = min(running)
-                found[name] = ComponentFlags(
-                    flags(argv), f"process {pid} ({name}) on node {node.name}, /proc/{pid}/cmdline")
+                where = f"process {pid} ({name}) on node {node.name}, /proc/{pid}/cmdline"
+                if name == "etcd":
+                    settings, source = etcd_flags(argv, environment(host, pid),
+                                                  functools.partial(file_text, host, node))
+                    found[name] = ComponentFlags(settings, f"{where}: {source}")
+                else:
+                    found[name] = ComponentFlags(flags(argv), where)
     return found
+
+
+def file_text(host: Host, node: Any, path: str) -> str:
+    """A file's text on the node, read as root (Inconclusive when it cannot be read)."""
+    result = run(host, "cat -- %s", path)
+    if result.rc != 0:
+        raise Inconclusive(f"cannot read {path} on node {node.name}: {result.stderr.strip()}")
+    return result.stdout
 
 
 def in_host_pid_namespace(host: Host, pid: int) -> bool:

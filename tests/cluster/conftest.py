@@ -26,10 +26,10 @@ def process_flags(request) -> dict[str, ComponentFlags]:
 def _lookup(cluster, request, component: str) -> tuple[ComponentFlags | None, list[str]]:
     """A component's flags from the target (static pods, or the local cluster's processes),
     else from its process on the nodes (node access); and the components that were seen."""
-    if cluster.has(COMPONENT_FLAGS) and cluster.component_flags.get(component):
-        return ComponentFlags(cluster.component_flags[component],
-                              cluster.component_flags_source), sorted(cluster.component_flags)
     seen = sorted(cluster.component_flags)
+    if cluster.has(COMPONENT_FLAGS) and cluster.component_flags.get(component):
+        source = cluster.component_flags_source.get(component, f"the {cluster.target} target")
+        return ComponentFlags(cluster.component_flags[component], source), seen
     if not cluster.has(NODE_ACCESS):
         return None, seen
     found = request.getfixturevalue("process_flags")

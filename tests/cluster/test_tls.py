@@ -255,8 +255,9 @@ def test_component_tls_flag(component_flags, evidence, component, flag, expectat
     """etcd and the API server set certificate, key and CA for every hop."""
     flags = component_flags(component)
     if component == "etcd" and "config-file" in flags:
-        raise kubeproof.Inconclusive(f"etcd reads --config-file={flags['config-file']}; "
-                                     f"kubeproof checks etcd's command-line flags only")
+        raise kubeproof.Inconclusive(f"etcd reads --config-file={flags['config-file']} (it "
+                                     f"then ignores its flags): kubeproof reads the config "
+                                     f"file of an etcd host process, not of a static pod's")
     with evidence.canary(f"{component}'s command line was read"):
         assert len(flags) > 1, flags
     value = flags.get(flag)

@@ -6,6 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
+import yaml
+
 from kubeproof.localcluster import layout as L
 from kubeproof.localcluster.cluster import LocalCluster
 from mutants.base import Mutant, Step, cluster_role_binding, create_steps, restart
@@ -87,6 +89,45 @@ def serve_from_cert_dir() -> tuple[Step, Step]:
     def revert(c: LocalCluster) -> None:
         c.restart("kube-apiserver", {})
         shutil.rmtree(c.layout.run / "apiserver-cert-dir", ignore_errors=True)
+
+    return apply, revert
+
+
+# The flags etcd's config file keeps in its client-transport-security section (and, without
+# their "peer-", in peer-transport-security).
+ETCD_SECURITY = ("cert-file", "key-file", "client-cert-auth", "trusted-ca-file", "auto-tls")
+
+
+def etcd_config_file(**changes: str | None) -> tuple[Step, Step]:
+    """etcd restarted with --config-file alone, from a file that holds its hardened flags with
+    changes (None drops one): etcd then ignores flags, so a check must read the file; revert
+    restarts it from its flags and removes the file."""
+    path_name = "etcd-config.yaml"
+
+    def apply(c: LocalCluster) -> None:
+        settings = c.flags()["etcd"]
+        for name, value in changes.items():
+            settings.pop(name.replace("_", "-"), None)
+            if value is not None:
+                settings[name.replace("_", "-")] = value
+        config: dict = {}
+        for flag, value in settings.items():
+            value = {"true": True, "false": False}.get(value, int(value) if value.isdigit()
+                                                       else value)
+            if flag in ETCD_SECURITY:
+                config.setdefault("client-transport-security", {})[flag] = value
+            elif flag.startswith("peer-") and flag[len("peer-"):] in ETCD_SECURITY:
+                config.setdefault("peer-transport-security", {})[flag[len("peer-"):]] = value
+            else:
+                config[flag] = value
+        path = c.layout.config / path_name
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        c.restart("etcd", {**dict.fromkeys(settings), "config-file": str(path)})
+
+    def revert(c: LocalCluster) -> None:
+        c.restart("etcd", {})
+        (c.layout.config / path_name).unlink(missing_ok=True)
 
     return apply, revert
 
@@ -184,6 +225,15 @@ MUTANTS = (
          TLS + "test_component_tls_flag[etcd--client-cert-auth]"),
         # etcd asks for client certificates whenever it has a trusted CA file
         *restart("etcd", client_cert_auth="false", trusted_ca_file=None),
+    ),
+    Mutant(
+        # etcd's own precedence: the file replaces every flag. The file's other TLS settings
+        # (certificates, https:// URLs, peers) are hardened: their checks must still pass.
+        "etcd from a config file without client certificate auth",
+        ("tests/cluster/test_etcd.py::test_etcd_requires_client_certificate",
+         TLS + "test_component_tls_flag[etcd--trusted-ca-file]",
+         TLS + "test_component_tls_flag[etcd--client-cert-auth]"),
+        *etcd_config_file(client_cert_auth="false", trusted_ca_file=None),
     ),
     Mutant(
         "etcd and the API server talk plain HTTP",

@@ -80,9 +80,10 @@ class ClusterAccess:
     app_namespace: str
     nodes: list[NodeHost] = field(default_factory=list)
     etcd: EtcdAccess | None = None
-    # Component name -> command-line flags as {flag: value}, where the target can read them.
+    # Component name -> command-line flags as {flag: value}, where the target can read them,
+    # and where it read each component's (for the evidence).
     component_flags: dict[str, dict[str, str]] = field(default_factory=dict)
-    component_flags_source: str = ""  # where the target read them, for the evidence
+    component_flags_source: dict[str, str] = field(default_factory=dict)
     capabilities: frozenset[str] = frozenset()
     # Hosts outside the cluster that egress tests may use: name -> address (own netns hosts).
     external_hosts: dict[str, str] = field(default_factory=dict)

@@ -233,7 +233,7 @@ class ExistingTarget(Target):
             app_user=self.app.impersonate_user or whoami(app) or self.app.label,
             app_namespace=self.app_namespace, nodes=list(self.nodes), etcd=self.etcd,
             component_flags=flags, capabilities=frozenset(capabilities),
-            component_flags_source=STATIC_POD_FLAGS,
+            component_flags_source=static_pod_sources(flags),
         )
 
 
@@ -289,6 +289,11 @@ def component_flags(admin: kube.Clients) -> dict[str, dict[str, str]]:
             if command and Path(command[0]).name in CONTROL_PLANE:
                 flags.setdefault(Path(command[0]).name, {}).update(parse_flags(command))
     return flags
+
+
+def static_pod_sources(flags: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Where each component's flags were read, for ClusterAccess.component_flags_source."""
+    return dict.fromkeys(flags, STATIC_POD_FLAGS)
 
 
 def _short(exc: Any) -> str:

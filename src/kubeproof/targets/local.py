@@ -10,6 +10,7 @@ from ..errors import KubeproofError
 from ..localcluster import layout as L
 from ..localcluster import testhosts
 from ..localcluster.cluster import LocalCluster
+from ..nodeprocesses import etcd_flags
 from ..nodeprocesses import flags as parse_flags
 from .base import (
     CAN_RUN_PODS,
@@ -71,21 +72,27 @@ class LocalTarget(Target):
                 self.cluster.up()
         return self.access()
 
+    def _flags(self, name: str) -> tuple[dict[str, str], str]:
+        """A component's settings read from its process on this machine, and where."""
+        pid = self.cluster.processes.pid(name)
+        where = f"the component's process on this machine (/proc/{pid}/cmdline)"
+        argv = self.cluster.processes.cmdline(name)
+        if name != "etcd" or pid is None:
+            return parse_flags(argv), where
+        environ = dict(line.partition("=")[::2] for line in
+                       Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+                       if "=" in line)
+        settings, source = etcd_flags(argv, environ, lambda path: Path(path).read_text())
+        return settings, f"{where}: {source}"
+
     def access(self) -> ClusterAccess:
         """What the running cluster offers the controls (re-read after a component restart)."""
         layout = self.cluster.layout
         pki = layout.pki
-        flags = {
-            name: parse_flags(self.cluster.processes.cmdline(name))
-            for name in (
-                "etcd",
-                "kube-apiserver",
-                "kube-controller-manager",
-                "kube-scheduler",
-                "kubelet",
-                "kube-proxy",
-            )
-        }
+        flags, sources = {}, {}
+        for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+                     "kubelet", "kube-proxy"):
+            flags[name], sources[name] = self._flags(name)
         return ClusterAccess(
             target=self.name,
             admin=Identity(layout.admin_kubeconfig),
@@ -100,7 +107,7 @@ class LocalTarget(Target):
                 pki / "apiserver-etcd-client.key",
             ),
             component_flags=flags,
-            component_flags_source="the component's process on this machine (/proc/PID/cmdline)",
+            component_flags_source=sources,
             capabilities=frozenset(
                 {CAN_RUN_PODS, NODE_ACCESS, ETCD_ACCESS, COMPONENT_FLAGS, MUTABLE_COMPONENTS}
                 | ({EGRESS_TEST_HOSTS} if testhosts.running(layout) else set())

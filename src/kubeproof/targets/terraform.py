@@ -236,7 +236,7 @@ class TerraformTarget(Target):
             app_user=existing.whoami(app) or APP_USER, app_namespace=APP_NAMESPACE,
             nodes=[NodeHost(self.node_name, spec, ssh_identity_file=self.ssh_key,
                             known_hosts=self.pinned, sudo=user != "root")],
-            component_flags=flags, component_flags_source=existing.STATIC_POD_FLAGS,
+            component_flags=flags, component_flags_source=existing.static_pod_sources(flags),
             capabilities=frozenset(capabilities),
         )
 
