@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 import nodefacts
 
+from kubeproof import nodeprocesses
+from kubeproof.verdicts import Inconclusive
+
 FAMILIES = {"ipv4": ("ip", "inet"), "ipv6": ("ip6", "inet")}
 LEGACY = {"ipv4": "iptables-legacy-save", "ipv6": "ip6tables-legacy-save"}
 # Statements that do not filter: a rule made only of these and a drop is unconditional.
@@ -158,9 +161,9 @@ def parse_nft(objects: Iterable[dict], ruleset: Ruleset) -> None:
 
 def nftables(host, ruleset: Ruleset) -> None:
     """Reads the nftables ruleset of the node into the ruleset."""
-    result = nodefacts.run(host, "nft -j list ruleset")
+    result = nodeprocesses.run(host, "nft -j list ruleset")
     if result.rc != 0:
-        raise nodefacts.Inconclusive(f"`nft -j list ruleset` failed: {result.stderr.strip()}")
+        raise Inconclusive(f"`nft -j list ruleset` failed: {result.stderr.strip()}")
     ruleset.tools.append("nft")
     parse_nft(nodefacts.as_json(result.stdout, "nft -j list ruleset").get("nftables", []),
               ruleset)
@@ -203,11 +206,11 @@ def legacy(host, family: str, ruleset: Ruleset, tool: str | None = None) -> None
     """The legacy (x_tables) filter table, which applies besides nftables when loaded. The
     save command without -t lists only loaded tables (naming one would load it)."""
     tool = tool or LEGACY[family]
-    if nodefacts.run(host, "command -v %s", tool).rc != 0:
+    if nodeprocesses.run(host, "command -v %s", tool).rc != 0:
         return
-    result = nodefacts.run(host, tool)
+    result = nodeprocesses.run(host, tool)
     if result.rc != 0:
-        raise nodefacts.Inconclusive(f"`{tool}` failed: {result.stderr.strip()}")
+        raise Inconclusive(f"`{tool}` failed: {result.stderr.strip()}")
     if parse_save(result.stdout, tool, family, ruleset):
         ruleset.tools.append(tool)
 
@@ -215,14 +218,14 @@ def legacy(host, family: str, ruleset: Ruleset, tool: str | None = None) -> None
 def read(host) -> Ruleset:
     """Every source of packet filtering on the node (Inconclusive when none can be read)."""
     ruleset = Ruleset()
-    if nodefacts.run(host, "command -v nft").rc == 0:
+    if nodeprocesses.run(host, "command -v nft").rc == 0:
         nftables(host, ruleset)
         for family in FAMILIES:
             legacy(host, family, ruleset)
-    elif nodefacts.run(host, "command -v iptables-save").rc == 0:
+    elif nodeprocesses.run(host, "command -v iptables-save").rc == 0:
         legacy(host, "ipv4", ruleset, "iptables-save")
         legacy(host, "ipv6", ruleset, "ip6tables-save")
     else:
-        raise nodefacts.Inconclusive("neither nft nor iptables-save is on the node: cannot "
+        raise Inconclusive("neither nft nor iptables-save is on the node: cannot "
                                      "read its packet filter")
     return ruleset

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import nodefacts
 from testinfra.host import Host
 
+from kubeproof.verdicts import Inconclusive
+
 
 @dataclass
 class SELinux:
@@ -25,7 +27,7 @@ def _proc(host: Host, path: str) -> str:
     """A /proc or /sys file that must be readable (Inconclusive otherwise)."""
     text = nodefacts.read(host, path)
     if text is None:
-        raise nodefacts.Inconclusive(f"{path} does not exist on the node: cannot tell")
+        raise Inconclusive(f"{path} does not exist on the node: cannot tell")
     return text
 
 
@@ -62,7 +64,7 @@ def selinux_in_use(state: SELinux) -> bool:
     if not state.loaded:
         return False
     if state.enforce is None:
-        raise nodefacts.Inconclusive(
+        raise Inconclusive(
             f"SELinux is loaded but its mode is unknown (selinuxfs mounted at {state.mount}, "
             f"enforce not readable): cannot tell whether it is in use")
     return state.enforce == "1"
@@ -74,7 +76,7 @@ def apparmor_in_use(state: AppArmor) -> bool:
     if not state.enabled:
         return False
     if state.profiles_enforced is None:
-        raise nodefacts.Inconclusive(
+        raise Inconclusive(
             "AppArmor is enabled but /sys/kernel/security/apparmor/profiles is not readable "
             "(securityfs not mounted?): cannot tell whether any profile is enforced")
     return state.profiles_enforced > 0

@@ -11,10 +11,8 @@ from typing import Any
 import yaml
 from testinfra.host import Host
 
-from kubeproof.nodeprocesses import as_root, command_line, flags, processes, run
+from kubeproof.nodeprocesses import flags, processes, run
 from kubeproof.verdicts import Inconclusive
-
-__all__ = ["as_root", "command_line", "flags", "processes", "run"]  # used through nodefacts
 
 
 def exists(host: Host, path: str) -> bool:

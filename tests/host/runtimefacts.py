@@ -10,6 +10,9 @@ from typing import Any
 
 import nodefacts
 
+from kubeproof import nodeprocesses
+from kubeproof.verdicts import Inconclusive
+
 DEFAULT_ENDPOINT = "unix:///run/containerd/containerd.sock"
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
@@ -56,7 +59,7 @@ def _expand(host, pattern: str) -> list[str]:
     if not any(ch in pattern for ch in "*?["):
         return [pattern] if nodefacts.exists(host, pattern) else []
     directory, name = posixpath.split(pattern)
-    listing = nodefacts.run(host, "find %s -maxdepth 1 -type f", directory).stdout.split()
+    listing = nodeprocesses.run(host, "find %s -maxdepth 1 -type f", directory).stdout.split()
     return sorted(p for p in listing if fnmatch.fnmatch(posixpath.basename(p), name))
 
 
@@ -66,7 +69,7 @@ def containerd_config(host, path: str) -> dict[str, Any]:
     text = nodefacts.read(host, path)
     if text is None:
         if path != CONTAINERD_CONFIG:
-            raise nodefacts.Inconclusive(f"containerd's --config {path} does not exist")
+            raise Inconclusive(f"containerd's --config {path} does not exist")
         return {}
     config = nodefacts.parse_toml(text, path)
     for pattern in config.get("imports", []):
@@ -77,8 +80,8 @@ def containerd_config(host, path: str) -> dict[str, Any]:
 
 
 def _containerd(host, endpoint: str, seen: list) -> Runtime | None:
-    for pid, argv in nodefacts.processes(host, "containerd"):
-        f = nodefacts.flags(argv, short={"-c": "config", "-a": "address"})
+    for pid, argv in nodeprocesses.processes(host, "containerd"):
+        f = nodeprocesses.flags(argv, short={"-c": "config", "-a": "address"})
         path = f.get("config", CONTAINERD_CONFIG)
         config = containerd_config(host, path)
         address = f.get("address") or config.get("grpc", {}).get("address") or CONTAINERD_SOCKET
@@ -89,9 +92,9 @@ def _containerd(host, endpoint: str, seen: list) -> Runtime | None:
 
 
 def _docker(host, endpoint: str) -> Runtime:
-    result = nodefacts.run(host, "docker info --format '{{json .SecurityOptions}}'")
+    result = nodeprocesses.run(host, "docker info --format '{{json .SecurityOptions}}'")
     if result.rc != 0:
-        raise nodefacts.Inconclusive(f"the kubelet uses docker ({endpoint}) but `docker info` "
+        raise Inconclusive(f"the kubelet uses docker ({endpoint}) but `docker info` "
                                      f"failed: {result.stderr.strip()}")
     options = nodefacts.as_json(result.stdout, "docker info SecurityOptions") or []
     return Runtime("docker", endpoint, security_options=list(options))
@@ -108,9 +111,9 @@ def find_runtime(host, kubelet: nodefacts.Kubelet) -> Runtime:
     if runtime is not None:
         return runtime
     if "crio" in endpoint:
-        raise nodefacts.Inconclusive(f"the kubelet uses CRI-O ({endpoint}): kubeproof does not "
+        raise Inconclusive(f"the kubelet uses CRI-O ({endpoint}): kubeproof does not "
                                      f"read CRI-O's configuration yet")
-    raise nodefacts.Inconclusive(f"no containerd process serves the kubelet's runtime endpoint "
+    raise Inconclusive(f"no containerd process serves the kubelet's runtime endpoint "
                                  f"{endpoint} (containerd processes: {seen})")
 
 

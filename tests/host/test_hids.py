@@ -5,6 +5,7 @@ from __future__ import annotations
 import nodefacts
 
 import kubeproof
+from kubeproof import nodeprocesses
 
 pytestmark = kubeproof.control("host.hids")
 
@@ -38,12 +39,12 @@ def test_host_ids_or_runtime_detector_is_present(host, evidence):
     """A host IDS or file integrity tool with a database, or a runtime detector, is on the
     node."""
     with evidence.canary("the node's processes are visible (pid 1 is listed)"):
-        init = nodefacts.command_line(host, 1)
+        init = nodeprocesses.command_line(host, 1)
         assert init, "pid 1 has an empty command line"
         evidence.add("pid 1", nodefacts.process_evidence(1, init))
     found = _integrity_tools(host, evidence)
     for name in DETECTORS:
-        pids = [pid for pid, _ in nodefacts.processes(host, name)]
+        pids = [pid for pid, _ in nodeprocesses.processes(host, name)]
         if pids:
             evidence.add(f"{name} processes", pids)
             found.append(f"{name} running (pids {pids})")

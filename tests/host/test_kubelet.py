@@ -6,7 +6,7 @@ import nodefacts
 import pytest
 
 import kubeproof
-from kubeproof import connect
+from kubeproof import connect, nodeprocesses
 
 pytestmark = kubeproof.control("host.kubelet-hardening")
 
@@ -79,7 +79,7 @@ def test_kubelet_file_is_guarded(host, kubelet, evidence, which, aspect):
             pytest.skip("the kubelet runs without --config: its settings come from flags")
         raise kubeproof.Inconclusive(f"the kubelet has no --{which} (its flags: "
                                      f"{', '.join(sorted(kubelet.flags)) or 'none'})")
-    with nodefacts.as_root(host):
+    with nodeprocesses.as_root(host):
         f = host.file(path)
         if not f.exists:
             raise kubeproof.Inconclusive(f"the kubelet's --{which} {path} does not exist")

@@ -16,6 +16,7 @@ import pytest
 import runtimefacts
 
 import kubeproof
+from kubeproof import nodeprocesses
 
 DEFAULT_PROFILES = ("runtime/default", "docker/default")
 
@@ -52,13 +53,13 @@ def _oci_runtime(host, runtime, kubelet, evidence) -> None:
     if runtime_type != "io.containerd.runc.v2":
         raise kubeproof.Inconclusive(f"the default runtime is {runtime_type}: kubeproof reads "
                                      f"only runc's seccomp support")
-    features = nodefacts.run(host, "%s features", binary)
+    features = nodeprocesses.run(host, "%s features", binary)
     if features.rc == 0:
         seccomp = nodefacts.as_json(features.stdout, f"{binary} features")["linux"]["seccomp"]
         evidence.add(f"{binary} features: linux.seccomp", seccomp)
         assert seccomp.get("enabled") is True, f"{binary} was built without seccomp: {seccomp}"
         return
-    version = nodefacts.run(host, "%s --version", binary)
+    version = nodeprocesses.run(host, "%s --version", binary)
     evidence.add(f"{binary} --version", version.stdout or version.stderr)
     if version.rc != 0:
         raise kubeproof.Inconclusive(f"cannot run {binary} on the node: {version.stderr}")

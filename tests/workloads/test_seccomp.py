@@ -19,10 +19,10 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def keyctl_pods(cluster, run_namespace, probe_preflight, new_probe_runner):
-    """One keyctl probe pod per case, created together when the first case runs (their starts
-    overlap); each test waits for its own (a case whose pod was refused errors alone).
-    Deleted at the end of the module."""
+def keyctl_pods(request, cluster, run_namespace, probe_preflight, new_probe_runner):
+    """One keyctl probe pod per selected case, created together when the first case runs
+    (their starts overlap); each test waits for its own (a case whose pod was refused errors
+    alone). Deleted at the end of the module."""
     runner = new_probe_runner()
     command = ["sh", "-c", f"echo '{MARKER}'; command -v keyctl; keyctl show 2>&1"]
 
@@ -35,9 +35,19 @@ def keyctl_pods(cluster, run_namespace, probe_preflight, new_probe_runner):
             return exc
 
     try:
-        yield runner, {case: create(*spec) for case, spec in CASES.items()}
+        yield runner, {case: create(*CASES[case]) for case in _selected_cases(request)}
     finally:
         runner.delete_all()
+
+
+def _selected_cases(request) -> list[str]:
+    """The cases of this module's tests that the run selected (-k may pick one)."""
+    selected = set()
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and item.module is request.module and "case" in callspec.params:
+            selected.add(callspec.params["case"])
+    return [case for case in CASES if case in selected]
 
 
 @kubeproof.control("seccomp.keyctl-denied")

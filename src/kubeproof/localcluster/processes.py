@@ -74,17 +74,22 @@ class Processes:
             delay = min(delay * 1.5, 0.5)
 
     def stop(self, name: str, timeout: float = 10) -> None:
-        """Stops a component: SIGTERM to its process group, SIGKILL after the deadline."""
+        """Stops a component: SIGTERM to its process group, SIGKILL after the deadline, and
+        an error when even that does not end it within the deadline (a process stuck in the
+        kernel)."""
         pid = self.pid(name)
         if pid is not None:
-            _signal_group(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _alive(pid):
-                _signal_group(pid, signal.SIGKILL)
-                while _alive(pid):
-                    time.sleep(0.02)
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                _signal_group(pid, sig)
+                deadline = time.monotonic() + timeout
+                while _alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if not _alive(pid):
+                    break
+            else:
+                raise KubeproofError(f"{name} (pid {pid}) did not end {timeout:g} s after "
+                                     f"SIGKILL: a process stuck in the kernel (see `cat "
+                                     f"/proc/{pid}/stack`)")
         self.pid_file(name).unlink(missing_ok=True)
 
     def cmdline(self, name: str) -> list[str]:
