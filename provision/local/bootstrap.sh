@@ -22,6 +22,12 @@ if ((${#missing[@]})); then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# AIDE, the local cluster's host IDS (host.hids), without the mailer and cron it recommends.
+if ! dpkg -s aide >/dev/null 2>&1; then
+  say "installing Debian package aide (the local cluster's host IDS)"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends aide >/dev/null
+fi
 command -v go >/dev/null || { say "Go 1.25+ is required to build the components (apt-get install golang-go is too old; install Go from go.dev or your distribution's backports)"; exit 1; }
 
 # step NAME OUTPUT COMMAND...: runs COMMAND unless OUTPUT exists; its log goes to the cache.

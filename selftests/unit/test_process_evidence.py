@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
+from types import SimpleNamespace
 
 import pytest
 
 from conftest import CommandResult as Result
 from conftest import FakeRootNode, control_helper
+from kubeproof.targets.base import FileIntegrity
 from kubeproof.verdicts import Evidence
 
 nodefacts = sys.modules.setdefault("nodefacts", control_helper("host/nodefacts.py"))
@@ -31,12 +33,15 @@ class FakeNode(FakeRootNode):
             return Result(0, "4242\n") if args[0] == "falco" else Result(1)
         if command.startswith("for p in"):
             return Result(0, "")  # no file integrity tool
+        if command.startswith("cat -- "):
+            return Result(1, "", f"cat: {args[0]}: No such file or directory")
         raise AssertionError(f"unexpected command {command} {args}")
 
 
 def test_hids_keeps_only_pid_1s_executable_and_the_detectors_pids():
     evidence = Evidence()
-    test_hids.test_host_ids_or_runtime_detector_is_present(FakeNode(), evidence)
+    cluster = SimpleNamespace(file_integrity=FileIntegrity())
+    test_hids.test_host_ids_or_runtime_detector_is_present(FakeNode(), cluster, evidence)
     shown = dict(evidence.entries)
     assert shown["pid 1"] == {"pid": 1, "executable": "/usr/lib/systemd/systemd",
                               "flags read": {}}

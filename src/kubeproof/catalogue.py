@@ -92,9 +92,11 @@ CONTROLS: tuple[Control, ...] = (
        "Enable one of SELinux or AppArmor on every node, not both and not neither.",
        refs=("CKS",)),
     _c("host.hids", 10, "config",
-       "A host IDS or file integrity tool is installed with a database, or a runtime detector runs",
+       "A host IDS or file integrity tool is installed with a database, or a runtime detector "
+       "runs; AIDE reports a changed file in its scope",
        "Install AIDE/OSSEC/Tripwire and initialise its database, or run Falco/Tracee on the "
-       "node.", refs=("CKS",)),
+       "node; for AIDE, keep a canary file in its scope (--hids-canary, default "
+       "/etc/kubeproof/hids-canary) and a rule that compares content.", refs=("CKS",)),
     # Cluster
     _c("rbac.app-user-denied-kube-system", 2, "probe",
        "The app user cannot get or list pods in kube-system",

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from kubeproof import catalogue, gate, targets
+from kubeproof.targets.base import FileIntegrity
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -95,6 +96,12 @@ def add_options(parser: pytest.Parser) -> None:
                          "/etc/kubernetes/pki/apiserver-etcd-client.crt)")
     group.addoption("--etcd-key", metavar="PATH", default=None,
                     help="existing target: the key of --etcd-cert")
+    group.addoption("--aide-config", metavar="PATH", default=FileIntegrity.aide_config,
+                    help="existing target: AIDE's config file on the nodes, for host.hids "
+                         "(default: %(default)s)")
+    group.addoption("--hids-canary", metavar="PATH", default=FileIntegrity.canary,
+                    help="existing target: a file in AIDE's scope on the nodes that host.hids "
+                         "changes, has AIDE report, and puts back (default: %(default)s)")
     # terraform target
     group.addoption("--tf-dir", metavar="PATH", default=None,
                     help="terraform target: the Terraform configuration (default: "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from kubeproof.localcluster import hids
 from kubeproof.localcluster import layout as L
 from kubeproof.localcluster.cluster import LocalCluster
 from mutants.base import Mutant, Step, cluster_role_binding, create_steps, restart
@@ -132,6 +133,31 @@ def etcd_config_file(**changes: str | None) -> tuple[Step, Step]:
     return apply, revert
 
 
+def aide_database_removed() -> tuple[Step, Step]:
+    """AIDE's database moved away (AIDE then has nothing to check against); revert moves it
+    back."""
+
+    def moved(c: LocalCluster) -> Path:
+        return hids.database(c.layout).with_suffix(".db.kubeproof-mutant")
+
+    return (lambda c: hids.database(c.layout).rename(moved(c)),
+            lambda c: moved(c).rename(hids.database(c.layout)))
+
+
+WEAK_AIDE_RULE = "Watched = p+u+g"
+
+
+def aide_rule_without_content() -> tuple[Step, Step]:
+    """AIDE's rule compares only mode and owner, not content or size; revert restores it."""
+
+    def swap(c: LocalCluster, old: str, new: str) -> None:
+        config = Path(hids.file_integrity(c.layout).aide_config)
+        config.write_text(config.read_text().replace(old, new))
+
+    return (lambda c: swap(c, hids.RULE, WEAK_AIDE_RULE),
+            lambda c: swap(c, WEAK_AIDE_RULE, hids.RULE))
+
+
 def loosen_kubelet_files() -> tuple[Step, Step]:
     """The kubelet's config file and kubeconfig made world-writable and owned by nobody;
     revert restores their owner and mode."""
@@ -225,6 +251,16 @@ MUTANTS = (
          TLS + "test_component_tls_flag[etcd--client-cert-auth]"),
         # etcd asks for client certificates whenever it has a trusted CA file
         *restart("etcd", client_cert_auth="false", trusted_ca_file=None),
+    ),
+    Mutant(
+        "AIDE database removed",
+        ("tests/host/test_hids.py::*",),
+        *aide_database_removed(),
+    ),
+    Mutant(
+        "AIDE's rule ignores file content",
+        ("tests/host/test_hids.py::test_aide_reports_a_changed_file_in_its_scope[*]",),
+        *aide_rule_without_content(),
     ),
     Mutant(
         # etcd's own precedence: the file replaces every flag. The file's other TLS settings

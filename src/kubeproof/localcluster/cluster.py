@@ -16,7 +16,7 @@ from filelock import FileLock
 
 from .. import probeimage
 from ..errors import KubeproofError
-from . import configs, leftovers, network, pki, testhosts
+from . import configs, hids, leftovers, network, pki, testhosts
 from . import layout as L
 from .components import Components, resolve
 from .layout import Layout, cache_dir
@@ -116,14 +116,17 @@ class LocalCluster:
         started = time.monotonic()
         self._preflight()
         self.down(quiet=True)
+        aide_init = None
         try:
             self.layout.make_dirs()
             OWNER_FILE.write_text(str(self.layout.root))
             pki.create_pki(self.layout.pki)
             configs.write_all(self.layout)
+            aide_init = hids.start_init(self.layout, list(components.binaries.values()))
             network.set_up()
             testhosts.set_up(self.layout)
             self._start_all(components)
+            self.progress(hids.finish_init(self.layout, aide_init))
             self.layout.state_file.write_text(
                 json.dumps(
                     {
@@ -134,6 +137,8 @@ class LocalCluster:
                 )
             )
         except BaseException:
+            if aide_init is not None and aide_init.poll() is None:
+                aide_init.kill()
             if os.environ.get("KUBEPROOF_KEEP_FAILED"):
                 self.progress(
                     f"bring-up failed; KUBEPROOF_KEEP_FAILED is set: left in {self.layout.root}"

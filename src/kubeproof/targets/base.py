@@ -69,6 +69,15 @@ class EgressHosts:
     ca_pem: str = ""
 
 
+@dataclass(frozen=True)
+class FileIntegrity:
+    """Where the nodes' file integrity tool (AIDE) is set up, for host.hids to exercise it: its
+    config file, and a canary file in its scope that kubeproof may change and put back."""
+
+    aide_config: str = "/etc/aide/aide.conf"
+    canary: str = "/etc/kubeproof/hids-canary"
+
+
 @dataclass
 class ClusterAccess:
     """Everything a started target yields to the controls."""
@@ -92,6 +101,7 @@ class ClusterAccess:
     # Image for probe pods (busybox, keyctl and curl): --probe-image, else the target's, else
     # kubeproof's own probe image pinned by digest (kubeproof.probeimage).
     probe_image: str = ""
+    file_integrity: FileIntegrity = field(default_factory=FileIntegrity)
     # Labels the run namespace gets (e.g. pod-security enforce level of the app namespace).
     run_namespace_labels: dict[str, str] = field(default_factory=dict)
 

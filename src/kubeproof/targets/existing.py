@@ -24,6 +24,7 @@ from kubeproof.targets.base import (
     SERVICE_MESH,
     ClusterAccess,
     EtcdAccess,
+    FileIntegrity,
     Identity,
     NodeHost,
     Target,
@@ -112,7 +113,7 @@ class ExistingTarget(Target):
 
     def __init__(self, admin: Identity, app: Identity, app_namespace: str,
                  nodes: list[NodeHost], etcd: EtcdAccess | None = None,
-                 node_pods: bool = False) -> None:
+                 node_pods: bool = False, file_integrity: FileIntegrity | None = None) -> None:
         self.admin = admin
         self.app = app
         self.app_namespace = app_namespace
@@ -120,6 +121,7 @@ class ExistingTarget(Target):
         self.etcd = etcd
         # Node access through a privileged pod per node (nodepods.py) instead of SSH.
         self.node_pods = node_pods
+        self.file_integrity = file_integrity or FileIntegrity()
 
     @classmethod
     def from_config(cls, config: Any) -> ExistingTarget:
@@ -177,7 +179,8 @@ class ExistingTarget(Target):
                                  "--ssh-host (SSH), not both")
         if opt("node_access") == "ssh" and not nodes:
             raise KubeproofError("--node-access ssh needs at least one --ssh-host HOST[:PORT]")
-        return cls(admin, app, opt("app_namespace"), nodes, etcd_access(opt), node_pods)
+        return cls(admin, app, opt("app_namespace"), nodes, etcd_access(opt), node_pods,
+                   FileIntegrity(opt("aide_config"), opt("hids_canary")))
 
     def declared_nodes(self) -> list[str]:
         """The SSH hosts, or with node pods the cluster's nodes (one API list)."""
@@ -234,6 +237,7 @@ class ExistingTarget(Target):
             app_namespace=self.app_namespace, nodes=list(self.nodes), etcd=self.etcd,
             component_flags=flags, capabilities=frozenset(capabilities),
             component_flags_source=static_pod_sources(flags),
+            file_integrity=self.file_integrity,
         )
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ..errors import KubeproofError
+from ..localcluster import hids, testhosts
 from ..localcluster import layout as L
-from ..localcluster import testhosts
 from ..localcluster.cluster import LocalCluster
 from ..nodeprocesses import etcd_flags
 from ..nodeprocesses import flags as parse_flags
@@ -108,6 +108,7 @@ class LocalTarget(Target):
             ),
             component_flags=flags,
             component_flags_source=sources,
+            file_integrity=hids.file_integrity(layout),
             capabilities=frozenset(
                 {CAN_RUN_PODS, NODE_ACCESS, ETCD_ACCESS, COMPONENT_FLAGS, MUTABLE_COMPONENTS}
                 | ({EGRESS_TEST_HOSTS} if testhosts.running(layout) else set())
