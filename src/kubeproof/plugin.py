@@ -307,6 +307,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_sep("=", "kubeproof: controls by checklist item")
         for line in lines:
             terminalreporter.write_line(line)
+        if config.getoption("target") == "local":
+            from kubeproof.targets.local import summary_lines as local_summary_lines
+
+            for line in local_summary_lines(config.stash[RESULTS].control_verdicts()):
+                terminalreporter.write_line(line)
         if meta.get("gate"):
             failed = meta["gate"]["failed"]
             terminalreporter.write_line("kubeproof " + meta["gate"]["line"], red=failed,

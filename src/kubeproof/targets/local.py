@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,38 @@ from .base import (
 def _read(path: Path) -> str:
     """A file's text, or empty when it is missing (the egress tests then cannot verify TLS)."""
     return path.read_text() if path.exists() else ""
+
+
+# The host controls judge the machine the local cluster runs on, which the local target does
+# not make: they fail for what this machine's kernel and OS are, and pass on a host that has
+# them (run them there with --target existing --ssh-host HOST).
+HOST_CONTROLS_NOT_OWNED = {
+    "host.selinux-enforcing": "the kernel loads no SELinux",
+    "host.runtime-selinux": "without SELinux the runtime cannot label containers",
+    "host.mac-single-tool": "neither SELinux nor AppArmor is loaded",
+    "host.immutable-os": "a general-purpose OS with a writable /usr",
+    "host.firewall": "the machine's own inbound policy, not the local target's to change",
+}
+
+
+def summary_lines(verdicts: dict[str, str]) -> list[str]:
+    """The end of a local run's terminal summary: the cluster's own controls apart from this
+    machine's host controls, which fail here by what the machine is (the exit status still
+    counts them)."""
+    host = {c: verdicts[c] for c in HOST_CONTROLS_NOT_OWNED if verdicts.get(c, "not run")
+            != "not run"}
+    if not host:
+        return []
+    own = Counter(v for c, v in verdicts.items() if c not in HOST_CONTROLS_NOT_OWNED
+                  and v != "not run")
+    lines = ["the local cluster's own controls: "
+             + ", ".join(f"{n} {verdict}" for verdict, n in sorted(own.items())),
+             f"this machine's host controls ({len(host)}), which the local target does not "
+             f"own: they judge this machine's kernel and OS, and fail where it lacks what "
+             f"they need; prove them on a host that has it (--target existing --ssh-host "
+             f"HOST)"]
+    lines += [f"  {c}: {v} ({HOST_CONTROLS_NOT_OWNED[c]})" for c, v in host.items()]
+    return lines
 
 
 class LocalTarget(Target):
