@@ -15,6 +15,7 @@ import threading
 from suite import REPO, poll, run_suite
 
 from kubeproof.kube import Clients
+from kubeproof.localcluster import hids
 from kubeproof.localcluster import layout as L
 from kubeproof.probes import RUN_ID_LABEL
 from kubeproof.runs import live_runs
@@ -145,8 +146,10 @@ def test_node_pods_give_host_checks_the_verdicts_local_access_gives(local_cluste
     """--node-access pod: every check both targets can run has the local target's verdict
     (the local target reaches its node directly, the existing one through node pods), the
     component flag checks included, read from the components' processes."""
+    aide = hids.file_integrity(local_cluster.layout)  # where this node keeps AIDE
     by_pods = run_suite(*existing(local_cluster), *etcd_options(local_cluster),
-                        "--node-access=pod")
+                        "--node-access=pod", f"--aide-config={aide.aide_config}",
+                        f"--hids-canary={aide.canary}")
     both = [t["nodeid"] for t in by_pods.tests if "lacks " not in t["reason"]
             and "lacks " not in next((h["reason"] for h in hardened_run.tests
                                       if h["nodeid"] == t["nodeid"]), "lacks ")]
@@ -159,6 +162,12 @@ def test_node_pods_give_host_checks_the_verdicts_local_access_gives(local_cluste
                       by_pods.evidence_of(n)]
     assert len(flag_checks) >= 20 and from_processes == flag_checks, (
         f"component flags were not read from the processes: {flag_checks}")
+    # Node pods mount the host read-only: AIDE's detection test cannot change its canary.
+    detection = "tests/host/test_hids.py::test_aide_reports_a_changed_file_in_its_scope" \
+        f"[{L.NODE_NAME}]"
+    assert by_pods.verdict_of[detection] == "error" and "node pods mount the host read-only" \
+        in by_pods.evidence_of(detection), by_pods.evidence_of(detection)
     differ = [f"{n}: {hardened_run.verdict_of[n]} locally\n{by_pods.evidence_of(n)}"
-              for n in both if by_pods.verdict_of[n] != hardened_run.verdict_of[n]]
+              for n in both if n != detection
+              and by_pods.verdict_of[n] != hardened_run.verdict_of[n]]
     assert not differ, "\n".join(differ)

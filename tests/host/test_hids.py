@@ -127,7 +127,9 @@ def test_aide_reports_a_changed_file_in_its_scope(host, cluster, evidence, run_i
     backup = f"{canary}.kubeproof-{run_id}"
     copied = nodeprocesses.run(host, "cp -p -- %s %s", canary, backup)
     if copied.rc != 0:
-        raise Inconclusive(f"cannot keep a copy of the canary: {copied.stderr.strip()}")
+        hint = (" (node pods mount the host read-only: give SSH node access to prove "
+                "detection)" if "Read-only file system" in copied.stderr else "")
+        raise Inconclusive(f"cannot keep a copy of the canary: {copied.stderr.strip()}{hint}")
     try:
         changed = nodeprocesses.run(host, "echo %s >> %s", f"changed by kubeproof run {run_id}",
                                     canary)
