@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 
 from kubeproof import ssh
+from kubeproof.localcluster import hids
+from kubeproof.localcluster.layout import Layout
 
 NETNS = "kubeproof-tfnode"
 HOST_SIDE, NODE = "10.241.0.1", "10.241.0.2"
@@ -469,8 +471,10 @@ def test_real_host_controls_over_ssh_match_local(fake, netns_sshd, needs_local_c
     if not list((repo / "tests" / "host").glob("test_*.py")):
         pytest.skip("no host controls in tests/host yet")
     verdicts = {}
-    for target, argv in (("terraform", fake.args(netns_sshd.fingerprint, netns_sshd.client_key)),
-                         ("local", ["--target", "local"])):
+    aide = hids.file_integrity(Layout(LOCAL))  # this machine's AIDE (the local cluster's)
+    over_ssh = [*fake.args(netns_sshd.fingerprint, netns_sshd.client_key),
+                f"--aide-config={aide.aide_config}", f"--hids-canary={aide.canary}"]
+    for target, argv in (("terraform", over_ssh), ("local", ["--target", "local"])):
         report = tmp_path / f"{target}.json"
         result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
                                  "tests/host", "--kubeproof-json", str(report), *argv],

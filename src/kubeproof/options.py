@@ -97,11 +97,12 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--etcd-key", metavar="PATH", default=None,
                     help="existing target: the key of --etcd-cert")
     group.addoption("--aide-config", metavar="PATH", default=FileIntegrity.aide_config,
-                    help="existing target: AIDE's config file on the nodes, for host.hids "
-                         "(default: %(default)s)")
+                    help="existing and terraform targets: AIDE's config file on the nodes, "
+                         "for host.hids (default: %(default)s)")
     group.addoption("--hids-canary", metavar="PATH", default=FileIntegrity.canary,
-                    help="existing target: a file in AIDE's scope on the nodes that host.hids "
-                         "changes, has AIDE report, and puts back (default: %(default)s)")
+                    help="existing and terraform targets: a file in AIDE's scope on the nodes "
+                         "that host.hids changes, has AIDE report, and puts back (default: "
+                         "%(default)s)")
     # terraform target
     group.addoption("--tf-dir", metavar="PATH", default=None,
                     help="terraform target: the Terraform configuration (default: "

@@ -20,6 +20,7 @@ from kubeproof.targets.base import (
     COMPONENT_FLAGS,
     NODE_ACCESS,
     ClusterAccess,
+    FileIntegrity,
     Identity,
     NodeHost,
     Target,
@@ -63,8 +64,9 @@ class TerraformTarget(Target):
 
     def __init__(self, terraform: Terraform, node_scripts: Path, ssh_key: Path,
                  fingerprint: str | None, known_hosts: Path, ssh_timeout: float, keep: bool,
-                 worker: bool) -> None:
+                 worker: bool, file_integrity: FileIntegrity | None = None) -> None:
         self.terraform = terraform
+        self.file_integrity = file_integrity or FileIntegrity()
         self.node_scripts = node_scripts
         self.ssh_key = ssh_key
         self.fingerprint = fingerprint
@@ -113,7 +115,8 @@ class TerraformTarget(Target):
         terraform = Terraform(binary, tf_dir, workspace, variables, state / "terraform.log")
         known = Path(opt("ssh_known_hosts") or "~/.ssh/known_hosts").expanduser()
         return cls(terraform, scripts, key, fingerprint, known, opt("ssh_timeout"),
-                   bool(opt("keep_cluster")), hasattr(config, "workerinput"))
+                   bool(opt("keep_cluster")), hasattr(config, "workerinput"),
+                   FileIntegrity(opt("aide_config"), opt("hids_canary")))
 
     def declared_nodes(self) -> list[str]:
         return [self.node_name]
@@ -237,6 +240,7 @@ class TerraformTarget(Target):
             nodes=[NodeHost(self.node_name, spec, ssh_identity_file=self.ssh_key,
                             known_hosts=self.pinned, sudo=user != "root")],
             component_flags=flags, component_flags_source=existing.static_pod_sources(flags),
+            file_integrity=self.file_integrity,
             capabilities=frozenset(capabilities),
         )
 
