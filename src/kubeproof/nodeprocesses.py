@@ -87,7 +87,12 @@ def environment(host: Host, pid: int) -> dict[str, str]:
     result = run(host, "tr '\\000' '\\n' < /proc/%s/environ", str(pid))
     if result.rc != 0:
         raise Inconclusive(f"cannot read the environment of pid {pid}: {result.stderr.strip()}")
-    return dict(line.partition("=")[::2] for line in result.stdout.split("\n") if "=" in line)
+    return parse_environment(result.stdout, "\n")
+
+
+def parse_environment(text: str, separator: str = "\0") -> dict[str, str]:
+    """NAME=value entries (as in /proc/PID/environ, NUL-separated) as {NAME: value}."""
+    return dict(entry.partition("=")[::2] for entry in text.split(separator) if "=" in entry)
 
 
 # etcd's config file keeps the TLS settings of each side in a section; a section's key is

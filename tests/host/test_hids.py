@@ -29,18 +29,15 @@ AIDE_CHANGED = 4
 AIDE_ERRORS = 14
 
 
-def _aide_databases(host, config: str, key: str = "database_in") -> list[str]:
-    """The database files an AIDE config names (KEY=file:PATH), if it is readable."""
-    text = nodeprocesses.run(host, "cat -- %s", config)
-    return re.findall(rf"^\s*{key}\s*=\s*file:(\S+)", text.stdout, re.M) \
-        if text.rc == 0 else []
+def _aide_databases(config_text: str | None, key: str = "database_in") -> list[str]:
+    """The database files an AIDE config names (KEY=file:PATH); none without a config."""
+    return re.findall(rf"^\s*{key}\s*=\s*file:(\S+)", config_text or "", re.M)
 
 
 def _integrity_tools(host, cluster, evidence) -> list[str]:
     found = []
-    tools = [(name, binaries, databases + (_aide_databases(host, cluster.file_integrity
-                                                           .aide_config)
-                                           if name == "AIDE" else []))
+    configured = _aide_databases(nodefacts.read(host, cluster.file_integrity.aide_config))
+    tools = [(name, binaries, databases + configured if name == "AIDE" else databases)
              for name, binaries, databases in INTEGRITY_TOOLS]
     present = set(nodefacts.existing(host, [p for _, binaries, databases in tools
                                             for p in binaries + databases]))
@@ -85,7 +82,8 @@ def _update_database(host, aide: str, config: str, canary: str) -> str:
     input one); what was done."""
     updated = nodeprocesses.run(host, "%s --config %s --update --limit %s", aide, config,
                                 f"^{re.escape(canary)}$")
-    into, out = _aide_databases(host, config), _aide_databases(host, config, "database_out")
+    text = nodefacts.read(host, config)
+    into, out = _aide_databases(text), _aide_databases(text, "database_out")
     if updated.rc >= AIDE_ERRORS or not into or not out:
         return (f"not updated (aide --update exit {updated.rc}; database_in {into}, "
                 f"database_out {out}): run aide --update on the node")
@@ -104,8 +102,9 @@ def test_aide_reports_a_changed_file_in_its_scope(host, cluster, evidence, run_i
         pytest.skip("AIDE is not on the node: kubeproof proves detection for AIDE only (the "
                     "presence check judges the other tools)")
     aide = installed[0]
+    present = nodefacts.existing(host, [config, canary])
     for path, what in ((config, "--aide-config"), (canary, "--hids-canary")):
-        if not nodefacts.existing(host, [path]):
+        if path not in present:
             raise Inconclusive(f"{path} is not on the node ({what}): give AIDE's config, and "
                                f"a file in its scope that kubeproof may change and put back "
                                f"(create it, then re-initialise AIDE's database)")

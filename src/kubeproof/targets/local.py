@@ -11,7 +11,7 @@ from ..errors import KubeproofError
 from ..localcluster import hids, testhosts
 from ..localcluster import layout as L
 from ..localcluster.cluster import LocalCluster
-from ..nodeprocesses import etcd_flags
+from ..nodeprocesses import etcd_flags, parse_environment
 from ..nodeprocesses import flags as parse_flags
 from .base import (
     CAN_RUN_PODS,
@@ -112,9 +112,7 @@ class LocalTarget(Target):
         argv = self.cluster.processes.cmdline(name)
         if name != "etcd" or pid is None:
             return parse_flags(argv), where
-        environ = dict(line.partition("=")[::2] for line in
-                       Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
-                       if "=" in line)
+        environ = parse_environment(Path(f"/proc/{pid}/environ").read_bytes().decode())
         settings, source = etcd_flags(argv, environ, lambda path: Path(path).read_text())
         return settings, f"{where}: {source}"
 
