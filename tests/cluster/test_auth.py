@@ -3,6 +3,9 @@ provider (checklist item 3)."""
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 import requests
 import yaml
@@ -73,3 +76,55 @@ def test_no_static_credential_file(apiserver_flags, evidence, flag):
     value = apiserver_flags.get(flag)
     evidence.add(f"--{flag}", value if value is not None else "(absent)")
     assert not value, f"kube-apiserver --{flag}={value}: static credentials never expire"
+
+
+SELF_REVIEW = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+SELF_REVIEW_BODY = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+
+
+def _bearer_jwt_claims(app_api) -> dict | None:
+    """The claims of the app identity's bearer token when it is a JWT (read, not verified:
+    verifying it is the API server's job), else None."""
+    if app_api.identity.impersonate_user:
+        return None
+    keys = app_api.api.configuration.api_key
+    token = (keys.get("BearerToken") or keys.get("authorization") or "").removeprefix(
+        "Bearer ").strip()
+    if token.count(".") != 2:
+        return None
+    payload = token.split(".")[1]
+    try:
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return None
+
+
+@kubeproof.control("auth.third-party")
+def test_app_user_signs_in_with_the_identity_providers_token(cluster, admin_api, app_api,
+                                                             apiserver_flags, evidence):
+    """The app user's credential is an ID token of an external identity provider (not a
+    certificate or a service account token), and the API server accepts it as the app user."""
+    claims = _bearer_jwt_claims(app_api)
+    if claims is None:
+        pytest.skip("the app identity presents no ID token (it is a client certificate or "
+                    "impersonated): this check needs the app user's own token from the "
+                    "identity provider (--app-kubeconfig)")
+    shown = {k: claims.get(k) for k in ("iss", "aud", "azp", "preferred_username", "groups")}
+    evidence.add("the app user's token (claims as presented, not verified)", shown)
+    own_issuer = apiserver_flags.get("service-account-issuer")
+    assert claims.get("iss") and claims["iss"] != own_issuer, (
+        f"the app user's token is issued by the API server itself ({claims.get('iss')}): "
+        f"a service account token, not an external identity provider's")
+    with evidence.canary("the admin's SelfSubjectReview is answered"):
+        admin = admin_api.request("POST", SELF_REVIEW, body=SELF_REVIEW_BODY)
+        assert admin.status == 201, f"{admin.request} -> {admin.status} {admin.message}"
+    review = app_api.request("POST", SELF_REVIEW, body=SELF_REVIEW_BODY)
+    user = (review.body or {}).get("status", {}).get("userInfo", {}) \
+        if isinstance(review.body, dict) else {}
+    evidence.add("SelfSubjectReview with the app user's token",
+                 f"{review.request} -> {review.status}; userInfo {user or review.message}")
+    assert review.status == 201, (
+        f"the API server does not accept the identity provider's token (issuer "
+        f"{claims['iss']}): {review.status} {review.message}")
+    assert user.get("username") == cluster.app_user, \
+        f"the token authenticates as {user.get('username')!r}, not {cluster.app_user!r}"

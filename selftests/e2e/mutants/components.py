@@ -209,6 +209,13 @@ MUTANTS = (
                       authorization_mode="Node,RBAC,ABAC"),
     ),
     Mutant(
+        "API server without its identity provider's JWT authenticator",
+        ("tests/cluster/test_auth.py::test_external_identity_provider_configured",
+         "tests/cluster/test_auth.py::test_app_user_signs_in_with_the_identity_providers_token"),
+        *restart("kube-apiserver", authentication_config=None),
+        breaks=APP_IDENTITY_TESTS,
+    ),
+    Mutant(
         "API server serves anonymous requests, and anonymous is cluster-admin",
         ("tests/cluster/test_auth.py::test_anonymous_request_is_refused[*]",
          "tests/cluster/test_rbac.py::test_rbac_is_least_privilege[no-cluster-admin-outside-masters]",

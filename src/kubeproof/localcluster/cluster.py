@@ -16,7 +16,7 @@ from filelock import FileLock
 
 from .. import probeimage
 from ..errors import KubeproofError
-from . import configs, hids, leftovers, network, pki, testhosts
+from . import configs, hids, leftovers, network, oidc, pki, testhosts
 from . import layout as L
 from .components import Components, resolve
 from .layout import Layout, cache_dir
@@ -25,10 +25,13 @@ from .readiness import dns_query, http_ok, https_ok, socket_accepts
 from .shell import run
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "local"
+# The identity provider starts first (it is the slowest) and is waited for last.
+IDENTITY_PROVIDER = ("keycloak",)
 # Start order; each entry waits for the ones before it to be ready.
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 NODE = ("containerd", "kubelet", "kube-proxy", "netpol")
 # Components that watch the API server (restarted with it, see LocalCluster.restart).
+ALL_COMPONENTS = IDENTITY_PROVIDER + CONTROL_PLANE + NODE
 API_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "netpol")
 CNI_STATE = Path("/var/lib/cni/networks/kubeproof")
 # containerd 1.6 keeps shim sockets and runc state here whatever its own state directory is.
@@ -41,7 +44,7 @@ def running_owner() -> Path | None:
     if not OWNER_FILE.exists():
         return None
     owner = Path(OWNER_FILE.read_text())
-    alive = any(Processes(Layout(owner)).pid(n) for n in CONTROL_PLANE + NODE)
+    alive = any(Processes(Layout(owner)).pid(n) for n in ALL_COMPONENTS)
     return owner if alive else None
 RUNTIME_LEFTOVERS = (Path("/run/containerd/runc/k8s.io"), Path("/run/containerd/fifo"))
 
@@ -122,6 +125,7 @@ class LocalCluster:
             OWNER_FILE.write_text(str(self.layout.root))
             pki.create_pki(self.layout.pki)
             configs.write_all(self.layout)
+            oidc.write_files(self.layout)
             aide_init = hids.start_init(self.layout, list(components.binaries.values()))
             network.set_up()
             testhosts.set_up(self.layout)
@@ -130,7 +134,7 @@ class LocalCluster:
             self.layout.state_file.write_text(
                 json.dumps(
                     {
-                        "components": [n for n in CONTROL_PLANE + NODE if self.processes.pid(n)],
+                        "components": [n for n in ALL_COMPONENTS if self.processes.pid(n)],
                         "versions": components.versions,
                     },
                     indent=2,
@@ -178,7 +182,9 @@ class LocalCluster:
     def _start_all(self, c: Components) -> None:
         flags = self.flags()
         b = c.binaries
-        self.progress("starting etcd and containerd")
+        self.progress("starting the identity provider (Keycloak), etcd and containerd")
+        self.processes.start("keycloak", oidc.argv(b["keycloak"], self.layout),
+                             oidc.environment(self.layout))
         self._start("etcd", flags)
         self._start("containerd", flags)
         self.processes.wait_ready("etcd", self._etcd_ready, 30)
@@ -201,6 +207,11 @@ class LocalCluster:
             self.processes.wait_ready("netpol", self._netpol_ready, 60)
         self.processes.wait_ready("kube-proxy", self._dns_ready, 120)
         self.processes.wait_ready("kube-apiserver", self._app_ready, 90)
+        self.progress("waiting for the identity provider")
+        self.processes.wait_ready("keycloak", lambda: oidc.ready(self.layout), 120)
+        oidc.write_app_kubeconfig(self.layout)
+        # The API server fetches the issuer's keys every 10 s until it has them.
+        self.processes.wait_ready("kube-apiserver", self._app_user_authenticated, 30)
 
     def flags(self) -> dict[str, dict[str, str]]:
         """Every component's flags: the hardened defaults with any mutant overrides applied."""
@@ -318,6 +329,14 @@ class LocalCluster:
         )
         return out.strip() == "1"
 
+    def _app_user_authenticated(self) -> bool:
+        """The API server accepts the app user's ID token (its JWT authenticator is ready)."""
+        try:
+            self.kubectl("auth", "whoami", kubeconfig=self.layout.app_kubeconfig)
+        except KubeproofError:
+            return False
+        return True
+
     def _netpol_ready(self) -> bool:
         """kube-router has synced: the app namespace's policies are chains in the filter table."""
         return "KUBE-NWPLCY-" in run("iptables-save", "-t", "filter", check=False)
@@ -369,6 +388,7 @@ class LocalCluster:
         if not quiet:
             self.progress("tearing down the local cluster")
         for name in (
+            "keycloak",
             "netpol",
             "kube-proxy",
             "kubelet",

@@ -13,15 +13,22 @@ from . import layout as L
 from .layout import Layout
 
 
-def _write(path: Path, text: str, mode: int = 0o600) -> Path:
+def write_file(path: Path, text: str, mode: int = 0o600) -> Path:
+    """Writes a file whole or not at all (readers never see half of it), with its mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(mode)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    partial.chmod(mode)
+    partial.replace(path)
     return path
 
 
-def write_kubeconfig(path: Path, pki: Path, user: str, server: str) -> Path:
-    """Writes a kubeconfig that points at server with the client certificate pki/user.{crt,key}."""
+def write_kubeconfig(path: Path, pki: Path, user: str, server: str,
+                     token: str | None = None) -> Path:
+    """Writes a kubeconfig that points at server with a bearer token, or else the client
+    certificate pki/user.{crt,key}."""
+    credential = {"token": token} if token else {
+        "client-certificate": str(pki / f"{user}.crt"), "client-key": str(pki / f"{user}.key")}
     config = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -34,27 +41,25 @@ def write_kubeconfig(path: Path, pki: Path, user: str, server: str) -> Path:
         "users": [
             {
                 "name": user,
-                "user": {
-                    "client-certificate": str(pki / f"{user}.crt"),
-                    "client-key": str(pki / f"{user}.key"),
-                },
+                "user": credential,
             }
         ],
         "contexts": [{"name": user, "context": {"cluster": "kubeproof-local", "user": user}}],
         "current-context": user,
     }
-    return _write(path, yaml.safe_dump(config, sort_keys=False))
+    return write_file(path, yaml.safe_dump(config, sort_keys=False))
 
 
 def write_all(layout: Layout) -> None:
     """Writes every kubeconfig and configuration file a component reads."""
     server = f"https://{L.NODE_IP}:{L.API_PORT}"
-    for user in ("admin", "controller-manager", "scheduler", "kube-proxy", "netpol", L.APP_USER):
+    # The app user has no certificate: its identity comes from the identity provider (oidc).
+    for user in ("admin", "controller-manager", "scheduler", "kube-proxy", "netpol"):
         write_kubeconfig(layout.kubeconfig(user), layout.pki, user, server)
     # The kubelet's bootstrap credential: it requests its own rotating client certificate.
     write_kubeconfig(layout.kubeconfig("kubelet-bootstrap"), layout.pki, "kubelet-client", server)
     key = base64.b64encode(os.urandom(32)).decode()
-    _write(
+    write_file(
         layout.config / "encryption.yaml",
         yaml.safe_dump(
             {
@@ -73,7 +78,7 @@ def write_all(layout: Layout) -> None:
             sort_keys=False,
         ),
     )
-    _write(
+    write_file(
         layout.config / "audit-policy.yaml",
         yaml.safe_dump(
             {
@@ -94,7 +99,7 @@ def write_all(layout: Layout) -> None:
         0o644,
     )
     write_kubelet_config(layout)
-    _write(
+    write_file(
         layout.config / "kube-proxy.yaml",
         yaml.safe_dump(
             {
@@ -117,9 +122,9 @@ def write_all(layout: Layout) -> None:
             sort_keys=False,
         ),
     )
-    _write(layout.config / "resolv.conf", "# kubeproof: pods get no upstream resolver\n", 0o644)
-    _write(layout.config / "containerd.toml", containerd_config(layout), 0o644)
-    _write(
+    write_file(layout.config / "resolv.conf", "# kubeproof: pods get no upstream resolver\n", 0o644)
+    write_file(layout.config / "containerd.toml", containerd_config(layout), 0o644)
+    write_file(
         layout.config / "cni" / "10-kubeproof.conflist", json.dumps(cni_config(), indent=2), 0o644
     )
 
@@ -127,7 +132,7 @@ def write_all(layout: Layout) -> None:
 def write_kubelet_config(layout: Layout, changes: dict | None = None) -> None:
     """Writes the kubelet's config file, with top-level keys changed (mutants only)."""
     config = {**kubelet_config(layout), **(changes or {})}
-    _write(layout.config / "kubelet.yaml", yaml.safe_dump(config, sort_keys=False))
+    write_file(layout.config / "kubelet.yaml", yaml.safe_dump(config, sort_keys=False))
 
 
 def kubelet_config(layout: Layout) -> dict:
@@ -262,6 +267,7 @@ def component_flags(layout: Layout, bins: dict[str, Path]) -> dict[str, dict[str
             "secure-port": str(L.API_PORT),
             "allow-privileged": "true",
             "anonymous-auth": "false",
+            "authentication-config": str(cfg / "authentication.yaml"),
             "authorization-mode": "Node,RBAC",
             "enable-admission-plugins": "NodeRestriction",
             "client-ca-file": str(pki / "ca.crt"),

@@ -1,4 +1,5 @@
-"""The local cluster's PKI: a cluster CA, an etcd CA and the certificates of every hop."""
+"""The local cluster's PKI: a cluster CA, an etcd CA, the identity provider's CA and the
+certificates of every hop."""
 
 from __future__ import annotations
 
@@ -83,7 +84,9 @@ CERTS = (
         dns_names=(L.NODE_NAME,),
         ip_addresses=(L.NODE_IP,),
     ),
-    CertSpec(L.APP_USER, "ca", L.APP_USER, (L.APP_GROUP,), client=True),
+    # The identity provider's server certificate, from a CA of its own.
+    CertSpec("oidc-server", "oidc-ca", "kubeproof-oidc", server=True,
+             ip_addresses=(L.NODE_IP,)),
 )
 
 
@@ -168,10 +171,11 @@ def _issue(pki: Path, spec: CertSpec) -> None:
 
 
 def create_pki(pki: Path) -> None:
-    """Writes both CAs, every certificate in CERTS and the service-account signing key."""
+    """Writes the three CAs, every certificate in CERTS and the service-account signing key."""
     pki.mkdir(parents=True, exist_ok=True, mode=0o700)
     _make_ca(pki, "ca", "kubernetes")
     _make_ca(pki, "etcd-ca", "etcd-ca")
+    _make_ca(pki, "oidc-ca", "kubeproof-oidc-ca")
     for spec in CERTS:
         _issue(pki, spec)
     sa_key = _new_key()

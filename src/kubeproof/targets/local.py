@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ..errors import KubeproofError
-from ..localcluster import hids, testhosts
+from ..localcluster import hids, oidc, testhosts
 from ..localcluster import layout as L
 from ..localcluster.cluster import LocalCluster
 from ..nodeprocesses import etcd_flags, parse_environment
@@ -103,6 +103,8 @@ class LocalTarget(Target):
                 )
             else:
                 self.cluster.up()
+            # The app identity is the identity provider's ID token: renewed when it runs out.
+            oidc.write_app_kubeconfig(self.cluster.layout)
         return self.access()
 
     def _flags(self, name: str) -> tuple[dict[str, str], str]:
