@@ -12,6 +12,7 @@ from kubeproof.localcluster import hids
 from kubeproof.localcluster import layout as L
 from kubeproof.localcluster.cluster import LocalCluster
 from mutants.base import Mutant, Step, cluster_role_binding, create_steps, restart
+from mutants.rbac import APP_USER_CANARIES, RBAC
 
 TLS = "tests/cluster/test_tls.py::"
 KUBELET = "tests/host/test_kubelet.py::"
@@ -213,7 +214,8 @@ MUTANTS = (
         ("tests/cluster/test_auth.py::test_external_identity_provider_configured",
          "tests/cluster/test_auth.py::test_app_user_signs_in_with_the_identity_providers_token"),
         *restart("kube-apiserver", authentication_config=None),
-        breaks=APP_IDENTITY_TESTS,
+        # The app user's token is then refused: every test acting as it cannot run.
+        breaks=(*APP_USER_CANARIES, RBAC + "test_app_user_can_work_in_its_namespace[*]"),
     ),
     Mutant(
         "API server serves anonymous requests, and anonymous is cluster-admin",

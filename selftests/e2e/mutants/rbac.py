@@ -22,6 +22,10 @@ APP_USER_DENIALS = (
     RBAC + "test_app_user_has_no_power_beyond_its_namespace[*]",
 )
 LEAST = RBAC + "test_rbac_is_least_privilege"
+# Tests whose canary acts as the app user (it lists its own pods, or has a pod admitted): a
+# mutant that takes the app user's access away leaves them unable to run.
+APP_USER_CANARIES = (*APP_USER_DENIALS, "tests/workloads/test_podsecurity.py::*",
+                     "tests/workloads/test_nonroot.py::test_pod_asking_for_uid_0_is_rejected[*]")
 
 
 def _user(role: str, name: str) -> dict:
@@ -89,8 +93,7 @@ MUTANTS = (
         *kubectl_steps([["delete", "rolebinding", "pegress-admin", "-n", NS]], []),
         # Their canary (the app user lists its own pods, or has a pod admitted) is what this
         # removes.
-        breaks=(*APP_USER_DENIALS, "tests/workloads/test_podsecurity.py::*",
-                "tests/workloads/test_nonroot.py::test_pod_asking_for_uid_0_is_rejected[*]"),
+        breaks=APP_USER_CANARIES,
     ),
     Mutant(
         "app RoleBinding drifted from fixtures",
