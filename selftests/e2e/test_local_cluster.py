@@ -50,7 +50,7 @@ def test_teardown_leaves_nothing_behind(local_cluster):
         assert leftovers.ipsets() == []
         assert testhosts.leftovers() == []
         assert not local_cluster.layout.root.exists()
-        for name in ("etcd", "kube-apiserver", "kubelet", "containerd"):
+        for name in ("keycloak", "etcd", "kube-apiserver", "kubelet", "containerd"):
             assert local_cluster.processes.pid(name) is None, name
     finally:
         local_cluster.up()

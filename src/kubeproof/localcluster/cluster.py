@@ -184,7 +184,7 @@ class LocalCluster:
         b = c.binaries
         self.progress("starting the identity provider (Keycloak), etcd and containerd")
         self.processes.start("keycloak", oidc.argv(b["keycloak"], self.layout),
-                             oidc.environment(self.layout))
+                             oidc.environment(b["keycloak"], self.layout))
         self._start("etcd", flags)
         self._start("containerd", flags)
         self.processes.wait_ready("etcd", self._etcd_ready, 30)

@@ -57,7 +57,8 @@ def resolve() -> Components:
     if "NETPOL_ENFORCER" in pinned:
         enforcer = pinned["NETPOL_ENFORCER"]
         binaries["netpol"] = cache / "bin" / f"{enforcer}-{pinned['NETPOL_VERSION']}" / enforcer
-    binaries["keycloak"] = cache / "tools" / f"keycloak-{pinned['KEYCLOAK_VERSION']}" / "bin" / "kc.sh"
+    keycloak_dir = cache / "tools" / f"keycloak-{pinned['KEYCLOAK_VERSION']}"
+    binaries["keycloak"] = keycloak_dir / "bin" / "kc.sh"
     for tool in ("containerd", "containerd-shim-runc-v2", "runc", "ctr"):
         found = shutil.which(tool)
         binaries[tool] = Path(found) if found else Path("/usr/bin") / tool
