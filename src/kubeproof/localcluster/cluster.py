@@ -30,8 +30,8 @@ IDENTITY_PROVIDER = ("keycloak",)
 # Start order; each entry waits for the ones before it to be ready.
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 NODE = ("containerd", "kubelet", "kube-proxy", "netpol")
-# Components that watch the API server (restarted with it, see LocalCluster.restart).
 ALL_COMPONENTS = IDENTITY_PROVIDER + CONTROL_PLANE + NODE
+# Components that watch the API server (restarted with it, see LocalCluster.restart).
 API_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "netpol")
 CNI_STATE = Path("/var/lib/cni/networks/kubeproof")
 # containerd 1.6 keeps shim sockets and runc state here whatever its own state directory is.
