@@ -13,30 +13,36 @@ import threading
 import time
 from pathlib import Path
 
-from kubeproof.localcluster.cluster import LocalCluster
+from kubeproof.localcluster.cluster import ALL_COMPONENTS, LocalCluster
 from kubeproof.localcluster.layout import cache_dir
 
 KIND_CREATE_SECONDS = (30, 60)  # kind's `create cluster`, as commonly reported
 
 
+def session_rss(session: int) -> int:
+    """Resident bytes of every process in a session (a component and what it started, such
+    as Keycloak's kc.sh and its Java)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) != session:
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return total
+
+
 def cluster_rss_mib(cluster: LocalCluster) -> float:
     """Resident memory of the cluster's processes plus its pods' cgroups, in MiB."""
     total = 0
-    for name in (
-        "etcd",
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-        "containerd",
-        "kubelet",
-        "kube-proxy",
-        "netpol",
-    ):
+    for name in ALL_COMPONENTS:
         pid = cluster.processes.pid(name)
         if pid:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+            total += session_rss(pid)
     pods = Path("/sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes")
     if pods.exists():
         total += int(pods.read_text())
