@@ -8,7 +8,7 @@
 #       that it can be pushed to any registry as is and pinned by its digest:
 #       skopeo copy oci-archive:FILE docker://REGISTRY/kubeproof/probe:$PROBE_TAG
 #   CACHE/images/pegress-$PEGRESS_TAG.tar      kubeproof.local/pegress:$PEGRESS_TAG
-#       the demo app from images/pegress (Go, static); /pegress as 1000:1000
+#       the demo app from images/pegress (Go, static); /pegress as 10001:10001
 #   CACHE/images/coredns-$COREDNS_VERSION.tar  kubeproof.local/coredns:$COREDNS_VERSION
 #       the binary build-coredns.sh makes (built first if missing); /coredns as 65532:65532,
 #       with the file capability cap_net_bind_service+ep like the upstream image
@@ -38,7 +38,7 @@ cache=${cache:-${KUBEPROOF_CACHE:-$HOME/.cache/kubeproof}}
 source "$here/versions.env"
 : "${KUBERNETES_VERSION:?missing in versions.env}"
 : "${COREDNS_VERSION:?missing in versions.env}"
-: "${PAUSE_TAG:=3.10}" "${PROBE_TAG:=1}" "${PEGRESS_TAG:=1}" "${ENVOY_VERSION:?missing in versions.env}"
+: "${PAUSE_TAG:=3.10}" "${PROBE_TAG:=1}" "${PEGRESS_TAG:=2}" "${ENVOY_VERSION:?missing in versions.env}"
 
 log() { echo "kubeproof: $*" >&2; }
 
@@ -137,10 +137,10 @@ build_pegress() {
   want pegress "$PEGRESS_TAG" || return 0
   local rootfs="$work/pegress"
   mkdir -p "$rootfs"
-  minimal_etc "$rootfs" pegress:1000
+  minimal_etc "$rootfs" pegress:10001
   (cd "$here/images/pegress" &&
     go build -trimpath -ldflags '-s -w' -o "$rootfs/pegress" .)
-  pack pegress "$PEGRESS_TAG" "$rootfs" --user 1000:1000 --entrypoint '["/pegress"]'
+  pack pegress "$PEGRESS_TAG" "$rootfs" --user 10001:10001 --entrypoint '["/pegress"]'
 }
 
 build_coredns() {
