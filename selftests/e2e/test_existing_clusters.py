@@ -28,11 +28,14 @@ INCONCLUSIVE_HERE = {"tests/egress/test_mesh.py::test_plaintext_request_to_app_i
                      "tests/egress/test_mesh.py::test_no_peer_authentication_weakens_mtls_for_the_app"}
 
 
-def existing(local_cluster) -> list[str]:
-    """The options a user gives for the local cluster as an existing one (no probe options)."""
+def existing(local_cluster, app_token: bool = False) -> list[str]:
+    """The options a user gives for the local cluster as an existing one (no probe options):
+    the app user impersonated, or (app_token) its own kubeconfig with the identity provider's
+    ID token, as the local target uses it."""
+    app = ([f"--app-kubeconfig={local_cluster.layout.app_kubeconfig}"] if app_token
+           else [f"--app-user={L.APP_USER}", f"--app-group={L.APP_GROUP}"])
     return ["--target=existing", f"--kubeconfig={local_cluster.layout.admin_kubeconfig}",
-            f"--app-user={L.APP_USER}", f"--app-group={L.APP_GROUP}",
-            f"--app-namespace={L.APP_NAMESPACE}"]
+            *app, f"--app-namespace={L.APP_NAMESPACE}"]
 
 
 def objects_of(clients: Clients, run_id: str) -> list[str]:
@@ -147,7 +150,8 @@ def test_node_pods_give_host_checks_the_verdicts_local_access_gives(local_cluste
     (the local target reaches its node directly, the existing one through node pods), the
     component flag checks included, read from the components' processes."""
     aide = hids.file_integrity(local_cluster.layout)  # where this node keeps AIDE
-    by_pods = run_suite(*existing(local_cluster), *etcd_options(local_cluster),
+    # The app user's own token, as locally: auth.third-party's sign-in check needs it.
+    by_pods = run_suite(*existing(local_cluster, app_token=True), *etcd_options(local_cluster),
                         "--node-access=pod", f"--aide-config={aide.aide_config}",
                         f"--hids-canary={aide.canary}")
     both = [t["nodeid"] for t in by_pods.tests if "lacks " not in t["reason"]
