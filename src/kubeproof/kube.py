@@ -3,6 +3,7 @@ ask and try, and waits by watch with a deadline."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable
@@ -110,6 +111,19 @@ def raw_request(api: client.ApiClient, method: str, path: str,
     return RawResponse(f"{method} {shown}", response.status, decoded)
 
 
+def jwt_claims(token: str) -> dict | None:
+    """The claims of a JWT as presented (read, not verified: verifying is the API server's
+    job), or None when the token is not a JWT."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
 def api_path(resource: str, namespace: str | None = None, name: str | None = None,
              group: str = "", version: str = "v1") -> str:
     """The REST path of a resource collection or object."""
@@ -203,6 +217,13 @@ class Clients:
     def request(self, method: str, path: str, **kwargs: Any) -> RawResponse:
         """A raw request as this identity (see raw_request)."""
         return raw_request(self.api, method, path, **kwargs)
+
+    def self_review(self) -> RawResponse:
+        """This identity's SelfSubjectReview: who the API server takes it for (201 with
+        status.userInfo), or the status that refused it."""
+        return self.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                            body={"apiVersion": "authentication.k8s.io/v1",
+                                  "kind": "SelfSubjectReview"})
 
     def review(self, verb: str, resource: str, namespace: str | None = None,
                group: str = "", name: str | None = None,

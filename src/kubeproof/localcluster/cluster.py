@@ -105,7 +105,7 @@ class LocalCluster:
     def api_ready(self) -> bool:
         pki_dir = self.layout.pki
         return https_ok(
-            f"https://{L.NODE_IP}:{L.API_PORT}/readyz",
+            f"{L.API_URL}/readyz",
             pki_dir / "ca.crt",
             pki_dir / "admin.crt",
             pki_dir / "admin.key",

@@ -52,7 +52,7 @@ def write_kubeconfig(path: Path, pki: Path, user: str, server: str,
 
 def write_all(layout: Layout) -> None:
     """Writes every kubeconfig and configuration file a component reads."""
-    server = f"https://{L.NODE_IP}:{L.API_PORT}"
+    server = L.API_URL
     # The app user has no certificate: its identity comes from the identity provider (oidc).
     for user in ("admin", "controller-manager", "scheduler", "kube-proxy", "netpol"):
         write_kubeconfig(layout.kubeconfig(user), layout.pki, user, server)

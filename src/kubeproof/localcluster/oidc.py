@@ -8,7 +8,6 @@ through its environment, never written into the realm file.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
@@ -20,9 +19,11 @@ import requests
 import yaml
 
 from ..errors import KubeproofError
+from ..kube import jwt_claims
 from . import configs
 from . import layout as L
 from .layout import Layout
+from .readiness import https_ok
 
 REALM = "kubeproof"
 PORT = 8443
@@ -147,11 +148,7 @@ def environment(kc_sh: Path, layout: Layout) -> dict[str, str]:
 
 def ready(layout: Layout) -> bool:
     """Whether the issuer serves its discovery document over TLS the oidc-ca vouches for."""
-    try:
-        return requests.get(f"{ISSUER}/.well-known/openid-configuration",
-                            verify=str(layout.pki / "oidc-ca.crt"), timeout=2).ok
-    except requests.RequestException:
-        return False
+    return https_ok(f"{ISSUER}/.well-known/openid-configuration", layout.pki / "oidc-ca.crt")
 
 
 def app_token(layout: Layout) -> str:
@@ -173,9 +170,8 @@ def app_token(layout: Layout) -> str:
 
 
 def expires_at(token: str) -> float:
-    """A JWT's exp claim (read, not verified: the API server verifies it)."""
-    payload = token.split(".")[1]
-    return float(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"])
+    """A JWT's exp claim (read, not verified: the API server verifies it); 0 when it has none."""
+    return float((jwt_claims(token) or {}).get("exp", 0))
 
 
 def current_token(kubeconfig: Path) -> str | None:
@@ -193,4 +189,4 @@ def write_app_kubeconfig(layout: Layout) -> None:
     if token and expires_at(token) - time.time() > RENEW_BEFORE:
         return
     configs.write_kubeconfig(layout.app_kubeconfig, layout.pki, L.APP_USER,
-                             f"https://{L.NODE_IP}:{L.API_PORT}", token=app_token(layout))
+                             L.API_URL, token=app_token(layout))

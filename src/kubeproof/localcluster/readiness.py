@@ -9,14 +9,17 @@ import struct
 from pathlib import Path
 
 
-def https_ok(url: str, ca: Path, cert: Path, key: Path, timeout: float = 2) -> bool:
-    """Whether an HTTPS GET with this client certificate answers 200 (any error is 'not yet')."""
+def https_ok(url: str, ca: Path, cert: Path | None = None, key: Path | None = None,
+             timeout: float = 2) -> bool:
+    """Whether an HTTPS GET (with this client certificate, if given) answers 200 (any error is
+    'not yet')."""
     import http.client
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     context = ssl.create_default_context(cafile=str(ca))
-    context.load_cert_chain(str(cert), str(key))
+    if cert is not None:
+        context.load_cert_chain(str(cert), str(key))
     conn = http.client.HTTPSConnection(parts.hostname, parts.port, context=context, timeout=timeout)
     try:
         conn.request("GET", parts.path or "/")

@@ -269,9 +269,7 @@ def reach(clients: kube.Clients, server: str, who: str) -> None:
 
 def whoami(clients: kube.Clients) -> str | None:
     """The user name the API server sees for an identity (SelfSubjectReview), if it tells."""
-    response = clients.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-                               body={"apiVersion": "authentication.k8s.io/v1",
-                                     "kind": "SelfSubjectReview"})
+    response = clients.self_review()
     if response.status == 201 and isinstance(response.body, dict):
         return response.body.get("status", {}).get("userInfo", {}).get("username")
     return None
