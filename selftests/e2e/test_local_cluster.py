@@ -7,6 +7,7 @@ import json
 from kubeproof.localcluster import layout as L
 from kubeproof.localcluster import leftovers, network, testhosts
 from kubeproof.localcluster.readiness import dns_query
+from kubeproof.localcluster.shell import run
 
 
 def test_api_server_reports_the_pinned_kubernetes_version(local_cluster):
@@ -34,7 +35,10 @@ def test_egress_guard_drops_everything_outside_the_cluster_networks(local_cluste
     rules = network.guard_rules().splitlines()
     assert rules[-1] == f"-A {network.GUARD_CHAIN} -j DROP", rules
     returns = {r.split()[3] for r in rules if r.endswith("-j RETURN")}
-    assert returns == set(L.OWN_NETWORKS)
+    assert returns == set(L.OWN_NETWORKS) - {L.SERVICE_CIDR}, "a packet still bound for a " \
+        "service address after kube-proxy's DNAT would leave by the default route"
+    host_guard = run("iptables", "-w", "-S", "OUTPUT")
+    assert f"-A OUTPUT -d {L.SERVICE_CIDR} -j REJECT" in host_guard, host_guard
 
 
 def test_teardown_leaves_nothing_behind(local_cluster):

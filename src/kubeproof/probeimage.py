@@ -70,8 +70,9 @@ def reference(repository: str = REPOSITORY) -> str:
     return f"{repository}@{digest(path)}"
 
 
-def push(destination: str, extra_args: tuple[str, ...] = ()) -> str:
-    """Copy the archive to a registry with skopeo, digest kept; the reference to pass.
+def push(destination: str, extra_args: tuple[str, ...] = (), image: Path | None = None) -> str:
+    """Copy the archive (or another OCI archive) to a registry with skopeo, digest kept; the
+    reference to pass.
 
     extra_args go to skopeo copy (e.g. --dest-creds, --dest-cert-dir, --dest-tls-verify).
     """
@@ -80,10 +81,13 @@ def push(destination: str, extra_args: tuple[str, ...] = ()) -> str:
     skopeo = shutil.which("skopeo")
     if skopeo is None:
         raise KubeproofError("skopeo is not installed: apt-get install skopeo")
-    pinned = reference().split("@", 1)[1]
+    if image is None:
+        reference()  # a KubeproofError naming the fix when the probe image is not built
+        image = archive()
+    pinned = digest(image)
     with tempfile.NamedTemporaryFile("r") as digestfile:
         result = subprocess.run([skopeo, "copy", "--preserve-digests", *extra_args,
-                                 "--digestfile", digestfile.name, f"oci-archive:{archive()}",
+                                 "--digestfile", digestfile.name, f"oci-archive:{image}",
                                  destination], capture_output=True, text=True)
         pushed = digestfile.read().strip()
     if result.returncode != 0:

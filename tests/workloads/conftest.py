@@ -71,7 +71,7 @@ class PodSecurity:
                       guard=guard)
         policy = self.refused_by(admission.message)
         if policy is None:
-            raise Inconclusive(f"{what}: refused, but not by a named pod-security policy "
+            raise Inconclusive(f"{what}: refused, but not by a named admission policy "
                                f"({admission}): the probe manifest itself may be invalid")
         squashed = admission.message.replace(" ", "").lower()
         if violation.lower() not in squashed:
@@ -104,6 +104,19 @@ def app_admission(cluster, app_api, run_id) -> probes.ProbePods:
     """Server-side dry-run admission of probe pods in the app namespace, as the app user
     (PSP decisions depend on who asks; nothing is created)."""
     return probes.ProbePods(app_api, cluster.app_namespace, run_id, cluster.probe_image)
+
+
+@pytest.fixture
+def compliant_admission(app_admission, evidence) -> probes.Admission:
+    """Canary: a restricted-compliant probe pod (its image pinned by digest) is admitted
+    (dry run) for the app user; every admission refusal in the app namespace stands by it."""
+    with evidence.canary(f"a restricted-compliant pod with image {app_admission.image} is "
+                         f"admitted for the app user (dry run)",
+                         guard=app_admission.admission_guard):
+        admission = app_admission.admit(app_admission.manifest("kp-compliant", ["true"]))
+        evidence.add("compliant pod", str(admission))
+        assert admission.admitted, str(admission)
+    return admission
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 import kubeproof
+from kubeproof.localcluster.components import versions
 
 POLICY = "fixtures/image-policy.yaml"
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -55,6 +57,42 @@ def test_app_images_are_pinned_by_digest(app_containers, evidence):
     by_tag = {name: image for name, image in images.items() if not DIGEST.search(image)}
     assert not by_tag, (f"app images referenced by tag, not digest: {by_tag}; pin them to the "
                         f"digests the runtime resolved (see imageID in the evidence)")
+
+
+def repository_of(image: str) -> str:
+    """An image reference without its digest or tag."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)
+    if ":" in last[-1]:
+        name = name.rsplit(":", 1)[0]
+    return name
+
+
+@kubeproof.control("images.provenance")
+def test_image_whose_digest_nobody_signed_is_refused(pod_security, app_admission,
+                                                     compliant_admission, run_id, evidence):
+    """Admission refuses, in the app namespace, a pod whose image digest carries no signature
+    (beside the signed, pinned probe image it admits)."""
+    digest = hashlib.sha256(f"kubeproof unsigned image {run_id}".encode()).hexdigest()
+    unsigned = f"{repository_of(app_admission.image)}@sha256:{digest}"
+    evidence.add("image", f"{unsigned}: a digest made up for this run, which no key has signed")
+    admission = app_admission.admit(app_admission.manifest("kp-unsigned", ["true"],
+                                                           image=unsigned))
+    pod_security.expect_rejected(evidence, f"pod with an unsigned image in "
+                                 f"{app_admission.namespace}", admission, "signature",
+                                 app_admission.admission_guard)
+
+
+@kubeproof.control("images.provenance")
+def test_image_by_tag_is_refused(pod_security, app_admission, compliant_admission, evidence):
+    """Admission refuses, in the app namespace, a pod that names the probe image by its tag
+    instead of its digest (beside the same image by digest, which it admits)."""
+    by_tag = f"{repository_of(app_admission.image)}:{versions()['PROBE_TAG']}"
+    evidence.add("image", f"{by_tag}: the probe image's tag (kubeproof pushes it under it)")
+    admission = app_admission.admit(app_admission.manifest("kp-by-tag", ["true"], image=by_tag))
+    pod_security.expect_rejected(evidence, f"pod with an image by tag in "
+                                 f"{app_admission.namespace}", admission, "digest",
+                                 app_admission.admission_guard)
 
 
 @kubeproof.control("images.scanned")

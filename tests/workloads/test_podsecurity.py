@@ -27,16 +27,6 @@ VIOLATIONS = {
 }
 
 
-def admitted_compliant(app_admission, evidence) -> object:
-    """Canary: a restricted-compliant pod is admitted (dry run) for the app user."""
-    with evidence.canary("a restricted-compliant pod is admitted for the app user (dry run)",
-                         guard=app_admission.admission_guard):
-        admission = app_admission.admit(app_admission.manifest("kp-compliant", ["true"]))
-        evidence.add("compliant pod", str(admission))
-        assert admission.admitted, str(admission)
-    return admission
-
-
 def read_psp(admin_api, name: str) -> dict:
     """The spec of a PodSecurityPolicy; an unreadable policy is Inconclusive."""
     path = api_path("podsecuritypolicies", name=name, group="policy", version="v1beta1")
@@ -49,10 +39,11 @@ def read_psp(admin_api, name: str) -> dict:
 
 @kubeproof.control("podsecurity.restricted-admission")
 def test_app_namespace_admits_pods_under_the_restricted_policy(admin_api, pod_security,
-                                                               app_admission, evidence):
+                                                               app_admission,
+                                                               compliant_admission, evidence):
     """A pod in the app namespace is admitted under the restricted policy."""
     evidence.add("pod security mechanism", pod_security.describe())
-    compliant = admitted_compliant(app_admission, evidence)
+    compliant = compliant_admission
     annotations = compliant.pod.metadata.annotations or {}
     if pod_security.psp_served and "kubernetes.io/psp" in annotations:
         name = annotations["kubernetes.io/psp"]
@@ -77,11 +68,10 @@ def test_app_namespace_admits_pods_under_the_restricted_policy(admin_api, pod_se
 
 @kubeproof.control("podsecurity.privileged-rejected")
 @pytest.mark.parametrize("violation", list(VIOLATIONS))
-def test_privileged_and_host_pods_are_rejected(pod_security, app_admission, evidence,
-                                               violation):
+def test_privileged_and_host_pods_are_rejected(pod_security, app_admission,
+                                               compliant_admission, evidence, violation):
     """Privileged, host-namespace and hostPath pods are rejected in the app namespace."""
     evidence.add("pod security mechanism", pod_security.describe())
-    admitted_compliant(app_admission, evidence)
     manifest = app_admission.manifest(f"kp-{violation.lower()}", ["true"],
                                       **VIOLATIONS[violation])
     admission = app_admission.admit(manifest)

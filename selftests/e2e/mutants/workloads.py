@@ -1,7 +1,11 @@
-"""Pod security weakenings: the app namespace's admission, and the app's own pod spec."""
+"""Pod security weakenings: the app namespace's admission (pod security, the image policy), and
+the app's own pod spec and image."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from kubeproof.localcluster import imagepolicy
 from kubeproof.localcluster.cluster import LocalCluster
 from mutants.base import NS, Mutant, Step, container_patch, kubectl_steps, patch_app
 from mutants.components import config_files
@@ -10,6 +14,7 @@ WORKLOAD = "tests/workloads/test_workload.py::"
 NONROOT = "tests/workloads/test_nonroot.py::"
 PODSECURITY = "tests/workloads/test_podsecurity.py::"
 ADMISSION = "tests/cluster/test_admission.py::"
+IMAGES = "tests/workloads/test_images.py::"
 
 # The API server's PodSecurity plugin told to exempt the app namespace.
 EXEMPT_APP_NAMESPACE = f"""apiVersion: apiserver.config.k8s.io/v1
@@ -26,15 +31,21 @@ plugins:
 UNLISTED_REGISTRY = "untrusted.example"  # a reserved name: nothing is ever pulled from it
 
 
+def pegress_archive(c: LocalCluster) -> Path:
+    """The app image's archive."""
+    return next(a for a in c.components.pinned_images if imagepolicy.name_of(a) == "pegress")
+
+
 def app_image_from_unlisted_registry() -> tuple[Step, Step]:
-    """The app's own image, tagged in containerd under a registry the image policy does not
-    list, and the app Deployment switched to it (nothing is pulled: the image is present)."""
+    """The app's own image, named in containerd under a registry the image policy does not
+    list (still by its signed digest), and the app Deployment switched to it (nothing is
+    pulled: the image is present)."""
 
     def image(c: LocalCluster, registry: str) -> str:
-        return f"{registry}/pegress:{c.components.versions['PEGRESS_TAG']}"
+        return imagepolicy.pinned(pegress_archive(c)).replace("kubeproof.local", registry, 1)
 
     def apply(c: LocalCluster) -> None:
-        c.ctr("images", "tag", "--force", image(c, "kubeproof.local"),
+        c.ctr("images", "tag", "--force", imagepolicy.tagged(pegress_archive(c)),
               image(c, UNLISTED_REGISTRY))
         switch, _ = patch_app([{"op": "replace",
                                 "path": "/spec/template/spec/containers/0/image",
@@ -46,6 +57,35 @@ def app_image_from_unlisted_registry() -> tuple[Step, Step]:
         roll_back(c)
         c.ctr("images", "rm", image(c, UNLISTED_REGISTRY))
 
+    return apply, revert
+
+
+def image_policy_removed() -> tuple[Step, Step]:
+    """The image policy's validating webhook deleted; revert re-applies it and waits until
+    policy-controller has filled it in again."""
+
+    def apply(c: LocalCluster) -> None:
+        c.kubectl("delete", "validatingwebhookconfiguration", imagepolicy.WEBHOOK)
+
+    def revert(c: LocalCluster) -> None:
+        c.apply_manifests()
+        c.wait_for_image_policy()
+
+    return apply, revert
+
+
+def app_image_by_tag() -> tuple[Step, Step]:
+    """The app namespace opted out of the image policy (the policy would refuse the change)
+    and the app Deployment switched to its image's tag; revert rolls back and opts in again."""
+
+    def apply(c: LocalCluster) -> None:
+        c.kubectl("label", "namespace", NS, f"{imagepolicy.OPT_IN_LABEL}-")
+        switch, _ = patch_app([{"op": "replace", "path": "/spec/template/spec/containers/0/image",
+                                "value": imagepolicy.tagged(pegress_archive(c))}],
+                              relax_psa=False)
+        switch(c)
+
+    _, revert = patch_app([], relax_psa=False)
     return apply, revert
 
 
@@ -93,7 +133,21 @@ MUTANTS = (
     ),
     Mutant(
         "app image from a registry the image policy does not list",
-        ("tests/workloads/test_images.py::test_app_images_come_from_allowed_registries",),
+        (IMAGES + "test_app_images_come_from_allowed_registries",),
         *app_image_from_unlisted_registry(),
+    ),
+    Mutant(
+        "image policy webhook removed",
+        (IMAGES + "test_image_whose_digest_nobody_signed_is_refused",
+         IMAGES + "test_image_by_tag_is_refused"),
+        *image_policy_removed(),
+    ),
+    Mutant(
+        "app namespace out of the image policy, its Deployment naming the image by tag",
+        (IMAGES + "test_app_images_are_pinned_by_digest",
+         IMAGES + "test_image_whose_digest_nobody_signed_is_refused",
+         IMAGES + "test_image_by_tag_is_refused",
+         "tests/workloads/test_static.py::test_manifests_pass_checkov"),
+        *app_image_by_tag(),
     ),
 )

@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
 from filelock import FileLock
 
 from .. import probeimage
 from ..errors import KubeproofError
-from . import configs, hids, leftovers, network, oidc, pki, testhosts
+from . import configs, hids, imagepolicy, leftovers, network, oidc, pki, testhosts
 from . import layout as L
 from .components import Components, resolve
 from .layout import Layout, cache_dir
@@ -30,9 +31,12 @@ IDENTITY_PROVIDER = ("keycloak",)
 # Start order; each entry waits for the ones before it to be ready.
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 NODE = ("containerd", "kubelet", "kube-proxy", "netpol")
-ALL_COMPONENTS = IDENTITY_PROVIDER + CONTROL_PLANE + NODE
+# The registry of the images' signatures and the admission webhook that checks them.
+IMAGE_POLICY = ("registry", "policy-controller")
+ALL_COMPONENTS = IDENTITY_PROVIDER + CONTROL_PLANE + NODE + IMAGE_POLICY
 # Components that watch the API server (restarted with it, see LocalCluster.restart).
-API_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "netpol")
+API_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "netpol",
+               "policy-controller")
 CNI_STATE = Path("/var/lib/cni/networks/kubeproof")
 # containerd 1.6 keeps shim sockets and runc state here whatever its own state directory is.
 SHIM_SOCKETS = Path("/run/containerd/s")
@@ -182,11 +186,15 @@ class LocalCluster:
     def _start_all(self, c: Components) -> None:
         flags = self.flags()
         b = c.binaries
-        self.progress("starting the identity provider (Keycloak), etcd and containerd")
+        self.progress("starting the identity provider (Keycloak), etcd, containerd and the "
+                      "image registry")
         self.processes.start("keycloak", oidc.argv(b["keycloak"], self.layout),
                              oidc.environment(b["keycloak"], self.layout))
         self._start("etcd", flags)
         self._start("containerd", flags)
+        public_key = imagepolicy.ensure_key(b["cosign"])
+        self.processes.start("registry", [str(b["registry"]), "serve", str(
+            imagepolicy.registry_config(self.layout, public_key))])
         self.processes.wait_ready("etcd", self._etcd_ready, 30)
         self.progress("starting kube-apiserver")
         self._start("kube-apiserver", flags)
@@ -194,9 +202,14 @@ class LocalCluster:
             "containerd", lambda: socket_accepts(self.layout.containerd_socket), 30
         )
         self._import_images(c)
+        self.processes.wait_ready("registry", lambda: http_ok(imagepolicy.REGISTRY_URL), 30)
+        imagepolicy.sign_images(b["cosign"], c.pinned_images, self.progress)
         self.processes.wait_ready("kube-apiserver", self.api_ready, 90)
         # RBAC first: the kubelet's certificate request is approved only if it is in place.
         self.apply_manifests()
+        # The image policy is in force before any pod of the app namespace is created.
+        self.progress("starting the image policy webhook (policy-controller)")
+        self._start_image_policy()
         self.progress("starting controller-manager, scheduler, kubelet, kube-proxy")
         for name in ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"):
             self._start(name, flags)
@@ -226,7 +239,22 @@ class LocalCluster:
                     flags[component][name] = value
         return flags
 
+    def _start_image_policy(self) -> None:
+        """Starts policy-controller and waits until it has taken over its webhook."""
+        self.processes.start("policy-controller",
+                             imagepolicy.webhook_argv(self.components.binaries["policy-controller"]),
+                             imagepolicy.webhook_environment(self.layout))
+        self.wait_for_image_policy()
+
+    def wait_for_image_policy(self) -> None:
+        """Waits until policy-controller has filled in its validating webhook's configuration."""
+        self.processes.wait_ready("policy-controller",
+                                  lambda: imagepolicy.webhook_configured(self.kubectl), 60)
+
     def _start(self, name: str, flags: dict[str, dict[str, str]]) -> None:
+        if name == "policy-controller":
+            self._start_image_policy()
+            return
         binary = self.components.binaries[name]
         env = {"PATH": f"{self.components.binaries['runc'].parent}:/usr/sbin:/usr/bin:/sbin:/bin"}
         self.processes.start(name, configs.argv(binary, flags[name]), env)
@@ -241,10 +269,10 @@ class LocalCluster:
         for image in c.images:
             self.ctr("images", "import", "--no-unpack", str(image))
         # CRI finds an image by digest only under a name@digest record, which a pull makes
-        # and an import does not: pods pin the probe image by digest.
-        pinned = probeimage.reference()
-        self.ctr("images", "tag", "--force", f"{probeimage.REPOSITORY}:"
-                 f"{c.versions['PROBE_TAG']}", pinned)
+        # and an import does not: pods pin the images by digest.
+        for image in c.pinned_images:
+            self.ctr("images", "tag", "--force", imagepolicy.tagged(image),
+                     imagepolicy.pinned(image))
 
     def ctr(self, *args: str) -> str:
         """Runs ctr against this cluster's containerd, in the CRI namespace."""
@@ -282,7 +310,14 @@ class LocalCluster:
         return result.stdout
 
     def apply_manifests(self) -> None:
-        """Applies fixtures/local/*.yaml (server-side) with the cluster's values filled in."""
+        """Applies fixtures/local/*.yaml (server-side) with the cluster's values filled in, and
+        policy-controller's own manifests (its CRDs first: the fixtures hold a policy)."""
+        upstream = self.components.image_policy_manifests
+        crds = sorted(upstream.glob("300-*.yaml"))
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
+                     input="\n---\n".join(p.read_text() for p in crds))
+        self.kubectl("wait", "--for=condition=Established", "--timeout=30s",
+                     *(f"crd/{yaml_name(p)}" for p in crds))
         values = {
             **self.components.versions,
             "DNS_SERVICE_IP": L.DNS_SERVICE_IP,
@@ -290,10 +325,13 @@ class LocalCluster:
             "APP_USER": L.APP_USER,
             "COREDNS_TAG": self.components.versions["COREDNS_VERSION"],
             **testhosts.manifest_values(),
+            **imagepolicy.manifest_values(self.components.pinned_images,
+                                          imagepolicy.signing_dir() / "cosign.pub"),
         }
         text = "\n---\n".join(
-            string.Template(path.read_text()).substitute(values)
-            for path in sorted(FIXTURES.glob("*.yaml"))
+            [string.Template(path.read_text()).substitute(values)
+             for path in sorted(FIXTURES.glob("*.yaml"))]
+            + [p.read_text() for p in sorted(upstream.glob("*.yaml")) if p not in crds]
         )
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=text)
 
@@ -388,6 +426,8 @@ class LocalCluster:
         if not quiet:
             self.progress("tearing down the local cluster")
         for name in (
+            "policy-controller",
+            "registry",
             "keycloak",
             "netpol",
             "kube-proxy",
@@ -427,6 +467,11 @@ class LocalCluster:
             if procs.exists():
                 for pid in procs.read_text().split():
                     _kill(int(pid))
+
+
+def yaml_name(path: Path) -> str:
+    """The metadata.name of the one object in a manifest file."""
+    return yaml.safe_load(path.read_text())["metadata"]["name"]
 
 
 def _kill(pid: int) -> None:

@@ -41,6 +41,17 @@ class Components:
     images: list[Path]
     versions: dict[str, str]
 
+    @property
+    def pinned_images(self) -> list[Path]:
+        """The OCI archives: images pods pin by digest and the local cosign key signs (the
+        pause image is containerd's sandbox image, named by tag in its config)."""
+        return [image for image in self.images if image.name.endswith(".oci.tar")]
+
+    @property
+    def image_policy_manifests(self) -> Path:
+        """policy-controller's own install manifests (CRDs, roles, config maps)."""
+        return self.binaries["policy-controller"].parent / "config"
+
 
 def resolve() -> Components:
     """Finds every binary and image; a missing one is a KubeproofError naming it and the fix."""
@@ -59,6 +70,9 @@ def resolve() -> Components:
         binaries["netpol"] = cache / "bin" / f"{enforcer}-{pinned['NETPOL_VERSION']}" / enforcer
     keycloak_dir = cache / "tools" / f"keycloak-{pinned['KEYCLOAK_VERSION']}"
     binaries["keycloak"] = keycloak_dir / "bin" / "kc.sh"
+    for tool, version in (("cosign", "COSIGN_VERSION"), ("policy-controller",
+                          "POLICY_CONTROLLER_VERSION"), ("registry", "REGISTRY_VERSION")):
+        binaries[tool] = cache / "bin" / f"{tool}-{pinned[version]}" / tool
     for tool in ("containerd", "containerd-shim-runc-v2", "runc", "ctr"):
         found = shutil.which(tool)
         binaries[tool] = Path(found) if found else Path("/usr/bin") / tool
@@ -68,9 +82,9 @@ def resolve() -> Components:
         for name, tag, ext in (
             ("pause", "PAUSE_TAG", "tar"),
             ("probe", "PROBE_TAG", "oci.tar"),
-            ("pegress", "PEGRESS_TAG", "tar"),
-            ("coredns", "COREDNS_VERSION", "tar"),
-            ("envoy", "ENVOY_VERSION", "tar"),
+            ("pegress", "PEGRESS_TAG", "oci.tar"),
+            ("coredns", "COREDNS_VERSION", "oci.tar"),
+            ("envoy", "ENVOY_VERSION", "oci.tar"),
         )
     ]
     missing += [str(path) for path in images if not path.is_file()]

@@ -54,7 +54,8 @@ def write_all(layout: Layout) -> None:
     """Writes every kubeconfig and configuration file a component reads."""
     server = L.API_URL
     # The app user has no certificate: its identity comes from the identity provider (oidc).
-    for user in ("admin", "controller-manager", "scheduler", "kube-proxy", "netpol"):
+    for user in ("admin", "controller-manager", "scheduler", "kube-proxy", "netpol",
+                 "image-policy"):
         write_kubeconfig(layout.kubeconfig(user), layout.pki, user, server)
     # The kubelet's bootstrap credential: it requests its own rotating client certificate.
     write_kubeconfig(layout.kubeconfig("kubelet-bootstrap"), layout.pki, "kubelet-client", server)

@@ -9,6 +9,14 @@ from . import layout as L
 from .shell import run, succeeds
 
 GUARD_CHAIN = "KUBEPROOF-GUARD"
+# Where forwarded pod traffic may go once kube-proxy has translated it: a packet still bound
+# for a service address was not translated (no rules yet, or none for it) and would follow
+# the default route off the machine.
+FORWARD_NETWORKS = tuple(n for n in L.OWN_NETWORKS if n != L.SERVICE_CIDR)
+# The host's own connections to service addresses (the API server calling a webhook, say)
+# that kube-proxy has not translated are refused on the machine for the same reason.
+HOST_GUARD_RULE = ("OUTPUT", "-d", L.SERVICE_CIDR, "-j", "REJECT", "--reject-with",
+                   "icmp-net-unreachable")
 SYSCTLS = {
     "net/ipv4/ip_forward": "1",
     "net/bridge/bridge-nf-call-iptables": "1",
@@ -45,14 +53,15 @@ def set_up() -> None:
 
 
 def install_guard() -> None:
-    """Drops forwarded pod traffic to anything outside the cluster's own networks.
+    """Drops forwarded pod traffic to anything outside the cluster's own networks, and refuses
+    the host's connections to service addresses kube-proxy has not translated.
 
     The rules live in the mangle table's FORWARD chain, which runs before the filter rules
     that kube-proxy and the policy enforcer manage, so nothing they accept can bypass it.
     """
     remove_guard()
     run("iptables", "-w", "-t", "mangle", "-N", GUARD_CHAIN)
-    for network in L.OWN_NETWORKS:
+    for network in FORWARD_NETWORKS:
         run("iptables", "-w", "-t", "mangle", "-A", GUARD_CHAIN, "-d", network, "-j", "RETURN")
     run("iptables", "-w", "-t", "mangle", "-A", GUARD_CHAIN, "-j", "DROP")
     run(
@@ -69,6 +78,8 @@ def install_guard() -> None:
         GUARD_CHAIN,
     )
     run("ip6tables", "-w", "-t", "mangle", "-I", "FORWARD", "1", "-i", L.BRIDGE, "-j", "DROP")
+    # filter OUTPUT runs after kube-proxy's DNAT in nat OUTPUT: translated traffic passes.
+    run("iptables", "-w", "-I", HOST_GUARD_RULE[0], "1", *HOST_GUARD_RULE[1:])
 
 
 def remove_guard() -> None:
@@ -82,6 +93,8 @@ def remove_guard() -> None:
     while succeeds(
         "ip6tables", "-w", "-t", "mangle", "-D", "FORWARD", "-i", L.BRIDGE, "-j", "DROP"
     ):
+        pass
+    while succeeds("iptables", "-w", "-D", *HOST_GUARD_RULE):
         pass
 
 

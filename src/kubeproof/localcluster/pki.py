@@ -75,6 +75,7 @@ CERTS = (
     CertSpec("scheduler", "ca", "system:kube-scheduler", client=True),
     CertSpec("kube-proxy", "ca", "system:kube-proxy", client=True),
     CertSpec("netpol", "ca", "kubeproof:netpol-enforcer", client=True),
+    CertSpec("image-policy", "ca", "kubeproof:image-policy-webhook", client=True),
     CertSpec("kubelet-client", "ca", f"system:node:{L.NODE_NAME}", ("system:nodes",), client=True),
     CertSpec(
         "kubelet-server",

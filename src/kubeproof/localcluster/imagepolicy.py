@@ -1,0 +1,187 @@
+"""The local cluster's signed, pinned images: its registry, its cosign key and signatures, and
+sigstore's policy-controller webhook, which admits only signed digests in the app namespace.
+
+Every image of the cluster is an OCI archive; a registry keeps its manifest digest, so pods
+name it `kubeproof.local/NAME@sha256:...` (containerd has it locally under that name). cosign
+signs each digest once per signing key; the signatures live in one repository of the local
+registry (cosign's COSIGN_REPOSITORY), where the webhook finds them by digest without ever
+resolving `kubeproof.local`. The key and the registry's storage are kept in the build cache
+(`signing/`, `registry/KEY-ID/`), so a bring-up signs only what it has not signed before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from .. import probeimage
+from ..errors import KubeproofError
+from . import configs
+from . import layout as L
+from .layout import Layout, cache_dir
+
+REGISTRY = "127.0.0.1:5055"  # plain HTTP on loopback, as registries serve there
+REGISTRY_URL = f"http://{REGISTRY}/v2/"
+SIGNATURES = f"{REGISTRY}/kubeproof/signatures"
+# policy-controller's knative webhook serves HTTPS on 8443 on every address (its port flag is
+# read after the options are fixed); the API server reaches it through a Service whose
+# endpoint is the node's address.
+WEBHOOK_PORT = 8443
+NAMESPACE = "cosign-system"
+WEBHOOK = "policy.sigstore.dev"  # its ValidatingWebhookConfiguration
+OPT_IN_LABEL = "policy.sigstore.dev/include"
+IMAGE_REPOSITORY = "kubeproof.local"
+
+
+def signing_dir() -> Path:
+    """Where the local cluster keeps its cosign key pair and the key's password."""
+    return cache_dir() / "signing"
+
+
+def _password() -> str:
+    return (signing_dir() / "password").read_text().strip()
+
+
+def ensure_key(cosign: Path) -> Path:
+    """The cosign public key; the key pair (password-protected) is created on first use."""
+    folder = signing_dir()
+    public = folder / "cosign.pub"
+    if public.is_file() and (folder / "cosign.key").is_file():
+        return public
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    configs.write_file(folder / "password", secrets.token_urlsafe(24) + "\n", 0o600)
+    for stale in ("cosign.key", "cosign.pub"):
+        (folder / stale).unlink(missing_ok=True)
+    _cosign(cosign, "generate-key-pair", "--output-key-prefix", str(folder / "cosign"))
+    return public
+
+
+def key_id(public: Path) -> str:
+    """A short id of a public key (names the registry storage its signatures live in)."""
+    return hashlib.sha256(public.read_bytes()).hexdigest()[:12]
+
+
+def registry_config(layout: Layout, public: Path) -> Path:
+    """Writes the registry's configuration: loopback, storage in the cache for this key."""
+    storage = cache_dir() / "registry" / key_id(public)
+    storage.mkdir(parents=True, exist_ok=True)
+    config = {
+        "version": 0.1,
+        "storage": {"filesystem": {"rootdirectory": str(storage)}},
+        "http": {"addr": REGISTRY},
+        "log": {"level": "warn", "accesslog": {"disabled": True}},
+    }
+    return configs.write_file(layout.config / "registry.yaml", yaml.safe_dump(config))
+
+
+def name_of(archive: Path) -> str:
+    """The image name of one of the cluster's archives (CACHE/images/NAME-TAG.oci.tar)."""
+    return archive.name.rsplit("-", 1)[0]
+
+
+def tagged(archive: Path) -> str:
+    """The tag an archive's image carries: kubeproof.local/NAME:TAG."""
+    name, tag = archive.name.removesuffix(".oci.tar").rsplit("-", 1)
+    return f"{IMAGE_REPOSITORY}/{name}:{tag}"
+
+
+def pinned(archive: Path) -> str:
+    """The reference pods use for an archive's image: kubeproof.local/NAME@sha256:..."""
+    return f"{IMAGE_REPOSITORY}/{name_of(archive)}@{probeimage.digest(archive)}"
+
+
+def is_signed(digest: str) -> bool:
+    """Whether the local registry holds a signature for this digest (cosign's tag for it)."""
+    tag = digest.replace(":", "-") + ".sig"
+    url = f"http://{SIGNATURES.replace('/', '/v2/', 1)}/manifests/{tag}"
+    request = urllib.request.Request(url, method="HEAD", headers={
+        "Accept": "application/vnd.oci.image.manifest.v1+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status == 200
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return False
+        raise KubeproofError(f"local registry: HEAD {url} answered {exc.code}") from None
+    except OSError as exc:
+        raise KubeproofError(f"local registry at {REGISTRY} is not reachable: {exc}") from None
+
+
+def sign_images(cosign: Path, archives: list[Path], progress) -> None:
+    """Pushes each archive's image to the local registry and signs its digest, unless a
+    signature for it is there already."""
+    for archive in archives:
+        digest = probeimage.digest(archive)
+        if is_signed(digest):
+            continue
+        progress(f"signing {tagged(archive)} ({digest[:19]}) with the local cosign key")
+        pushed = f"{REGISTRY}/kubeproof/{name_of(archive)}"
+        probeimage.push(f"docker://{pushed}:{tagged(archive).rsplit(':', 1)[1]}",
+                        ("--dest-tls-verify=false",), archive)
+        _cosign(cosign, "sign", "--yes", "--key", str(signing_dir() / "cosign.key"),
+                "--tlog-upload=false", f"{pushed}@{digest}")
+
+
+def _cosign(cosign: Path, *args: str) -> str:
+    env = {**os.environ, "COSIGN_PASSWORD": _password(), "COSIGN_REPOSITORY": SIGNATURES,
+           "HOME": str(signing_dir())}
+    done = subprocess.run([str(cosign), *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+    if done.returncode != 0:
+        raise KubeproofError(f"cosign {args[0]} failed: {done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
+def webhook_environment(layout: Layout) -> dict[str, str]:
+    """policy-controller's environment: its namespace, config names, and a kubeconfig with
+    its own client certificate (it runs as a host process, not in a pod)."""
+    home = layout.data / "policy-controller"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "KUBECONFIG": str(layout.kubeconfig("image-policy")),
+        "SYSTEM_NAMESPACE": NAMESPACE,
+        "CONFIG_LOGGING_NAME": "config-logging",
+        "CONFIG_OBSERVABILITY_NAME": "config-observability",
+        "METRICS_DOMAIN": "sigstore.dev/policy",
+        "METRICS_PROMETHEUS_HOST": "127.0.0.1",
+        "WEBHOOK_NAME": "webhook",
+        "HOME": str(home),
+    }
+
+
+def webhook_argv(binary: Path) -> list[str]:
+    """policy-controller's command line: no TUF root (no public Sigstore here; the local
+    policy trusts the local key only)."""
+    return [str(binary), "--disable-tuf"]
+
+
+def manifest_values(archives: list[Path], public: Path) -> dict[str, str]:
+    """The fixtures' values: each image's digest (NAME_DIGEST; fixtures write
+    kubeproof.local/NAME@${NAME_DIGEST}), the policy's key and where the signatures are."""
+    values = {f"{name_of(a).upper()}_DIGEST": probeimage.digest(a) for a in archives}
+    values.update(
+        IMAGE_SIGNING_KEY=json.dumps(public.read_text()),
+        IMAGE_SIGNATURES=SIGNATURES,
+        IMAGE_POLICY_NAMESPACE=NAMESPACE,
+        IMAGE_POLICY_WEBHOOK_IP=L.NODE_IP,
+        IMAGE_POLICY_WEBHOOK_PORT=str(WEBHOOK_PORT),
+    )
+    return values
+
+
+def webhook_configured(kubectl) -> bool:
+    """policy-controller has taken over its validating webhook: rules and CA bundle are in."""
+    try:
+        text = kubectl("get", "validatingwebhookconfiguration", WEBHOOK, "-o", "json")
+    except KubeproofError:
+        return False
+    hooks = json.loads(text).get("webhooks") or []
+    return any(h.get("rules") and h.get("clientConfig", {}).get("caBundle") for h in hooks)
