@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from kubeproof.localcluster import layout as L
-from kubeproof.localcluster import leftovers, network, testhosts
+from kubeproof.localcluster import imagepolicy, leftovers, network, testhosts
 from kubeproof.localcluster.readiness import dns_query
 from kubeproof.localcluster.shell import run
 
@@ -53,6 +53,7 @@ def test_teardown_leaves_nothing_behind(local_cluster):
         assert leftovers.iptables_leftovers("ip6tables") == []
         assert leftovers.ipsets() == []
         assert testhosts.leftovers() == []
+        assert not imagepolicy.netns_exists()
         assert not local_cluster.layout.root.exists()
         for name in ("keycloak", "etcd", "kube-apiserver", "kubelet", "containerd"):
             assert local_cluster.processes.pid(name) is None, name

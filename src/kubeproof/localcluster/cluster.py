@@ -192,9 +192,9 @@ class LocalCluster:
                              oidc.environment(b["keycloak"], self.layout))
         self._start("etcd", flags)
         self._start("containerd", flags)
-        public_key = imagepolicy.ensure_key(b["cosign"])
-        self.processes.start("registry", [str(b["registry"]), "serve", str(
-            imagepolicy.registry_config(self.layout, public_key))])
+        imagepolicy.set_up_netns()
+        self.processes.start("registry", imagepolicy.registry_argv(
+            b["registry"], self.layout, imagepolicy.ensure_key(b["cosign"])))
         self.processes.wait_ready("etcd", self._etcd_ready, 30)
         self.progress("starting kube-apiserver")
         self._start("kube-apiserver", flags)
@@ -381,9 +381,14 @@ class LocalCluster:
 
     # ---- component restarts (mutants) ----------------------------------------------------
 
+    def _stop(self, name: str) -> None:
+        """Stops one component; policy-controller's drain (45 s, for a Service's endpoints
+        to move on) is cut short: nothing routes around it here."""
+        self.processes.stop(name, timeout=1 if name == "policy-controller" else 10)
+
     def stop_component(self, name: str) -> None:
         """Stops one component; for the policy enforcer also removes its rules (no enforcement)."""
-        self.processes.stop(name)
+        self._stop(name)
         self._stopped_marker(name).touch()
         if name == "netpol":
             leftovers.remove_iptables("iptables", leftovers.KUBE_ROUTER_CHAINS)
@@ -411,7 +416,7 @@ class LocalCluster:
         chain = {"etcd": ("etcd", "kube-apiserver", *clients),
                  "kube-apiserver": ("kube-apiserver", *clients)}.get(component, (component,))
         for name in reversed(chain):
-            self.processes.stop(name)
+            self._stop(name)
         readiness = {"kube-apiserver": self.api_ready, "etcd": self._etcd_ready,
                      "kubelet": self._node_ready, "netpol": self._netpol_ready}
         for name in chain:
@@ -435,12 +440,13 @@ class LocalCluster:
             "kube-scheduler",
             "kube-controller-manager",
         ):
-            self.processes.stop(name)
+            self._stop(name)
         self._kill_pods()
         for name in ("containerd", "kube-apiserver", "etcd"):
-            self.processes.stop(name)
+            self._stop(name)
         for pid in leftovers.processes_mentioning(str(self.layout.containerd_socket)):
             _kill(pid)
+        imagepolicy.tear_down_netns()
         testhosts.tear_down(self.layout)
         leftovers.unmount_all(L.RUN_DIR, self.layout.root)
         leftovers.remove_netns()

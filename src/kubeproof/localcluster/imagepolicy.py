@@ -25,20 +25,65 @@ import yaml
 from .. import probeimage
 from ..errors import KubeproofError
 from . import configs
-from . import layout as L
 from .layout import Layout, cache_dir
+from .shell import run, succeeds
 
-REGISTRY = "127.0.0.1:5055"  # plain HTTP on loopback, as registries serve there
+# The registry and the webhook run in a network namespace of their own, as pods would: the
+# webhook's servers (HTTPS 8443, health 8080, profiling 8008) bind every address of theirs and
+# take no address to bind, and the node's 8080 is the API server's legacy port that
+# tls.api-server probes. Pods cannot reach it (the egress guard forwards only the cluster's own
+# networks); the API server reaches the webhook through a Service whose endpoint is ADDRESS.
+NETNS = "kubeproof-images"
+VETH = "kpimg0"
+HOST_SIDE = "10.241.0.1"
+ADDRESS = "10.241.0.2"
+REGISTRY = f"{ADDRESS}:5055"  # plain HTTP, as go-containerregistry speaks to private addresses
 REGISTRY_URL = f"http://{REGISTRY}/v2/"
 SIGNATURES = f"{REGISTRY}/kubeproof/signatures"
-# policy-controller's knative webhook serves HTTPS on 8443 on every address (its port flag is
-# read after the options are fixed); the API server reaches it through a Service whose
-# endpoint is the node's address.
-WEBHOOK_PORT = 8443
+WEBHOOK_PORT = 8443  # fixed: policy-controller reads its --secure-port after using it
 NAMESPACE = "cosign-system"
 WEBHOOK = "policy.sigstore.dev"  # its ValidatingWebhookConfiguration
 OPT_IN_LABEL = "policy.sigstore.dev/include"
 IMAGE_REPOSITORY = "kubeproof.local"
+
+
+def set_up_netns() -> None:
+    """Creates the namespace, its veth pair to the host and its default route to the node."""
+    tear_down_netns()
+    run("ip", "netns", "add", NETNS)
+    run("ip", "link", "add", VETH, "type", "veth", "peer", "name", f"{VETH}p")
+    run("ip", "link", "set", f"{VETH}p", "netns", NETNS)
+    run("ip", "addr", "add", f"{HOST_SIDE}/30", "dev", VETH)
+    run("ip", "link", "set", VETH, "up")
+    inside = ("ip", "-n", NETNS)
+    run(*inside, "link", "set", f"{VETH}p", "name", "eth0")
+    run(*inside, "addr", "add", f"{ADDRESS}/30", "dev", "eth0")
+    run(*inside, "link", "set", "eth0", "up")
+    run(*inside, "link", "set", "lo", "up")
+    run(*inside, "route", "add", "default", "via", HOST_SIDE)
+
+
+def tear_down_netns() -> None:
+    """Kills what still runs in the namespace and removes it with its veth (gone is fine)."""
+    if succeeds("ip", "netns", "pids", NETNS):
+        for pid in run("ip", "netns", "pids", NETNS, check=False).split():
+            succeeds("kill", "-9", pid)
+        run("ip", "netns", "delete", NETNS)
+    succeeds("ip", "link", "delete", VETH)
+
+
+def netns_exists() -> bool:
+    return succeeds("ip", "netns", "pids", NETNS)
+
+
+def in_netns(argv: list[str]) -> list[str]:
+    """A command line run inside the namespace."""
+    return ["ip", "netns", "exec", NETNS, *argv]
+
+
+def registry_argv(binary: Path, layout: Layout, public: Path) -> list[str]:
+    """The registry's command line (inside the namespace)."""
+    return in_netns([str(binary), "serve", str(registry_config(layout, public))])
 
 
 def signing_dir() -> Path:
@@ -158,9 +203,9 @@ def webhook_environment(layout: Layout) -> dict[str, str]:
 
 
 def webhook_argv(binary: Path) -> list[str]:
-    """policy-controller's command line: no TUF root (no public Sigstore here; the local
-    policy trusts the local key only)."""
-    return [str(binary), "--disable-tuf"]
+    """policy-controller's command line (inside the namespace): no TUF root (no public
+    Sigstore here; the local policy trusts the local key only)."""
+    return in_netns([str(binary), "--disable-tuf"])
 
 
 def manifest_values(archives: list[Path], public: Path) -> dict[str, str]:
@@ -171,7 +216,7 @@ def manifest_values(archives: list[Path], public: Path) -> dict[str, str]:
         IMAGE_SIGNING_KEY=json.dumps(public.read_text()),
         IMAGE_SIGNATURES=SIGNATURES,
         IMAGE_POLICY_NAMESPACE=NAMESPACE,
-        IMAGE_POLICY_WEBHOOK_IP=L.NODE_IP,
+        IMAGE_POLICY_WEBHOOK_IP=ADDRESS,
         IMAGE_POLICY_WEBHOOK_PORT=str(WEBHOOK_PORT),
     )
     return values

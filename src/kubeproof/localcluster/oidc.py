@@ -26,7 +26,7 @@ from .layout import Layout
 from .readiness import https_ok
 
 REALM = "kubeproof"
-PORT = 8543  # 8443 is policy-controller's, which it binds on every address
+PORT = 8443
 BASE_URL = f"https://{L.NODE_IP}:{PORT}"
 ISSUER = f"{BASE_URL}/realms/{REALM}"
 CLIENT_ID = "kubernetes"
