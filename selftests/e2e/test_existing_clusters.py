@@ -14,6 +14,7 @@ import threading
 
 from suite import REPO, poll, run_suite
 
+from kubeproof import probeimage
 from kubeproof.kube import Clients
 from kubeproof.localcluster import hids
 from kubeproof.localcluster import layout as L
@@ -21,7 +22,14 @@ from kubeproof.probes import RUN_ID_LABEL
 from kubeproof.runs import live_runs
 from kubeproof.targets.base import Identity
 
-UNPULLABLE = "registry.invalid/kubeproof/no-such-probe:1"
+
+def unpullable() -> str:
+    """A probe image the cluster admits (the probe image's signed digest, which the app
+    namespace's image policy asks for) but cannot pull: its registry is a loopback port where
+    nothing listens, so no name is looked up and nothing leaves the machine."""
+    return f"127.0.0.1:9/kubeproof/no-such-probe@{probeimage.reference().split('@', 1)[1]}"
+
+
 # On the local cluster the app namespace's NetworkPolicy stops a plaintext request before any
 # sidecar could (there is no Istio): mesh.mtls-strict stays inconclusive there, and says so.
 INCONCLUSIVE_HERE = {"tests/egress/test_mesh.py::test_plaintext_request_to_app_is_refused",
@@ -72,24 +80,25 @@ def test_existing_target_runs_probes_from_kubeproofs_image_then_stops_at_once_wi
     differ = [normal.evidence_of(n) for n in etcd_tests if normal.verdict_of[n] != "pass"]
     assert not differ, "\n".join(differ)
 
-    unpullable = run_suite(*existing(local_cluster), *etcd_options(local_cluster),
-                           f"--probe-image={UNPULLABLE}")
-    stopped = {t["nodeid"] for t in unpullable.tests if "probe preflight:" in t["reason"]}
-    assert stopped, f"no test names the preflight:\n{unpullable.output[-3000:]}"
-    for test in unpullable.tests:
+    image = unpullable()
+    unpullable_run = run_suite(*existing(local_cluster), *etcd_options(local_cluster),
+                               f"--probe-image={image}")
+    stopped = {t["nodeid"] for t in unpullable_run.tests if "probe preflight:" in t["reason"]}
+    assert stopped, f"no test names the preflight:\n{unpullable_run.output[-3000:]}"
+    for test in unpullable_run.tests:
         if test["nodeid"] in stopped:
-            assert test["verdict"] == "error", unpullable.evidence_of(test["nodeid"])
+            assert test["verdict"] == "error", unpullable_run.evidence_of(test["nodeid"])
             # Stopped on the pod's state, not at the end of a deadline.
             assert "cannot start" in test["reason"] and "ErrImagePull" in test["reason"], \
                 test["reason"]
         else:
             # Tests that start no pod are untouched by the probe image.
             assert test["verdict"] == normal.verdict_of[test["nodeid"]], \
-                unpullable.evidence_of(test["nodeid"])
-    lines = [line for line in unpullable.output.splitlines()
+                unpullable_run.evidence_of(test["nodeid"])
+    lines = [line for line in unpullable_run.output.splitlines()
              if line.startswith("kubeproof: probe preflight:")]
-    assert len(lines) == 1 and UNPULLABLE in lines[0] and "--probe-image" in lines[0], \
-        unpullable.output[-3000:]
+    assert len(lines) == 1 and image in lines[0] and "--probe-image" in lines[0], \
+        unpullable_run.output[-3000:]
 
 
 def test_a_killed_run_leaves_nothing_once_the_next_run_is_done(local_cluster):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from kubeproof.localcluster import layout as L
 from kubeproof.localcluster import imagepolicy, leftovers, network, testhosts
+from kubeproof.localcluster import layout as L
 from kubeproof.localcluster.readiness import dns_query
 from kubeproof.localcluster.shell import run
 

@@ -323,7 +323,6 @@ class LocalCluster:
             "DNS_SERVICE_IP": L.DNS_SERVICE_IP,
             "APP_NAMESPACE": L.APP_NAMESPACE,
             "APP_USER": L.APP_USER,
-            "COREDNS_TAG": self.components.versions["COREDNS_VERSION"],
             **testhosts.manifest_values(),
             **imagepolicy.manifest_values(self.components.pinned_images,
                                           imagepolicy.signing_dir() / "cosign.pub"),

@@ -73,6 +73,7 @@ def tear_down_netns() -> None:
 
 
 def netns_exists() -> bool:
+    """Whether the namespace is there (after a teardown it must not be)."""
     return succeeds("ip", "netns", "pids", NETNS)
 
 
@@ -147,8 +148,9 @@ def is_signed(digest: str) -> bool:
     """Whether the local registry holds a signature for this digest (cosign's tag for it)."""
     tag = digest.replace(":", "-") + ".sig"
     url = f"http://{SIGNATURES.replace('/', '/v2/', 1)}/manifests/{tag}"
-    request = urllib.request.Request(url, method="HEAD", headers={
-        "Accept": "application/vnd.oci.image.manifest.v1+json"})
+    request = urllib.request.Request(url, method="HEAD", headers={"Accept": ", ".join((
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json"))})
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status == 200
