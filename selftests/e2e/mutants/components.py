@@ -76,6 +76,27 @@ def config_files(files: dict[str, tuple[str, str]], **flags: str | None) -> tupl
     return apply, revert
 
 
+def encryption_identity_first() -> tuple[Step, Step]:
+    """The API server's EncryptionConfiguration with identity first: new secrets are written
+    in clear. Its key stays second, as an operator turning encryption off must keep it: without
+    it the API server cannot read the secrets already encrypted (policy-controller's
+    certificates among them) and never gets ready."""
+    name = "encryption-identity-first.yaml"
+
+    def apply(c: LocalCluster) -> None:
+        config = yaml.safe_load((c.layout.config / "encryption.yaml").read_text())
+        for resource in config["resources"]:
+            resource["providers"] = [{"identity": {}}, *(
+                p for p in resource["providers"] if "identity" not in p)]
+        files = {name: (yaml.safe_dump(config, sort_keys=False), "encryption-provider-config")}
+        config_files(files)[0](c)
+
+    def revert(c: LocalCluster) -> None:
+        config_files({name: ("", "encryption-provider-config")})[1](c)
+
+    return apply, revert
+
+
 def serve_from_cert_dir() -> tuple[Step, Step]:
     """The API server without --tls-cert-file/--tls-private-key-file, serving the same
     certificate from --cert-dir (so every client still works, only the flags are gone)."""
@@ -238,9 +259,9 @@ MUTANTS = (
         *serve_from_cert_dir(),
     ),
     Mutant(
-        "API server without encryption at rest",
+        "API server writes secrets unencrypted (identity first)",
         ("tests/cluster/test_encryption.py::*",),
-        *restart("kube-apiserver", encryption_provider_config=None),
+        *encryption_identity_first(),
     ),
     Mutant(
         "API server's audit policy records nothing",

@@ -25,7 +25,8 @@ LEAST = RBAC + "test_rbac_is_least_privilege"
 # Tests whose canary acts as the app user (it lists its own pods, or has a pod admitted): a
 # mutant that takes the app user's access away leaves them unable to run.
 APP_USER_CANARIES = (*APP_USER_DENIALS, "tests/workloads/test_podsecurity.py::*",
-                     "tests/workloads/test_nonroot.py::test_pod_asking_for_uid_0_is_rejected[*]")
+                     "tests/workloads/test_nonroot.py::test_pod_asking_for_uid_0_is_rejected[*]",
+                     "tests/workloads/test_images.py::test_image_*_is_refused")
 
 
 def _user(role: str, name: str) -> dict:

@@ -35,8 +35,8 @@ from .shell import run, succeeds
 # networks); the API server reaches the webhook through a Service whose endpoint is ADDRESS.
 NETNS = "kubeproof-images"
 VETH = "kpimg0"
-HOST_SIDE = "10.241.0.1"
-ADDRESS = "10.241.0.2"
+HOST_SIDE = "10.245.0.1"
+ADDRESS = "10.245.0.2"  # 10.240-10.242 are the self-tests' and test hosts' netns
 REGISTRY = f"{ADDRESS}:5055"  # plain HTTP, as go-containerregistry speaks to private addresses
 REGISTRY_URL = f"http://{REGISTRY}/v2/"
 SIGNATURES = f"{REGISTRY}/kubeproof/signatures"
