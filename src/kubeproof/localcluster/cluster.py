@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
 from filelock import FileLock
 
 from .. import probeimage
@@ -317,7 +316,7 @@ class LocalCluster:
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
                      input="\n---\n".join(p.read_text() for p in crds))
         self.kubectl("wait", "--for=condition=Established", "--timeout=30s",
-                     *(f"crd/{yaml_name(p)}" for p in crds))
+                     *(f"--filename={p}" for p in crds))
         values = {
             **self.components.versions,
             "DNS_SERVICE_IP": L.DNS_SERVICE_IP,
@@ -472,11 +471,6 @@ class LocalCluster:
             if procs.exists():
                 for pid in procs.read_text().split():
                     _kill(int(pid))
-
-
-def yaml_name(path: Path) -> str:
-    """The metadata.name of the one object in a manifest file."""
-    return yaml.safe_load(path.read_text())["metadata"]["name"]
 
 
 def _kill(pid: int) -> None:

@@ -26,7 +26,7 @@ from .. import probeimage
 from ..errors import KubeproofError
 from . import configs
 from .layout import Layout, cache_dir
-from .shell import run, succeeds
+from .shell import delete_netns, run, succeeds
 
 # The registry and the webhook run in a network namespace of their own, as pods would: the
 # webhook's servers (HTTPS 8443, health 8080, profiling 8008) bind every address of theirs and
@@ -39,7 +39,8 @@ HOST_SIDE = "10.245.0.1"
 ADDRESS = "10.245.0.2"  # 10.240-10.242 are the self-tests' and test hosts' netns
 REGISTRY = f"{ADDRESS}:5055"  # plain HTTP, as go-containerregistry speaks to private addresses
 REGISTRY_URL = f"http://{REGISTRY}/v2/"
-SIGNATURES = f"{REGISTRY}/kubeproof/signatures"
+SIGNATURE_REPOSITORY = "kubeproof/signatures"
+SIGNATURES = f"{REGISTRY}/{SIGNATURE_REPOSITORY}"
 WEBHOOK_PORT = 8443  # fixed: policy-controller reads its --secure-port after using it
 NAMESPACE = "cosign-system"
 WEBHOOK = "policy.sigstore.dev"  # its ValidatingWebhookConfiguration
@@ -65,10 +66,7 @@ def set_up_netns() -> None:
 
 def tear_down_netns() -> None:
     """Kills what still runs in the namespace and removes it with its veth (gone is fine)."""
-    if succeeds("ip", "netns", "pids", NETNS):
-        for pid in run("ip", "netns", "pids", NETNS, check=False).split():
-            succeeds("kill", "-9", pid)
-        run("ip", "netns", "delete", NETNS)
+    delete_netns(NETNS)
     succeeds("ip", "link", "delete", VETH)
 
 
@@ -116,7 +114,8 @@ def key_id(public: Path) -> str:
 
 
 def registry_config(layout: Layout, public: Path) -> Path:
-    """Writes the registry's configuration: loopback, storage in the cache for this key."""
+    """Writes the registry's configuration: the namespace's address, storage in the cache
+    for this key."""
     storage = cache_dir() / "registry" / key_id(public)
     storage.mkdir(parents=True, exist_ok=True)
     config = {
@@ -128,14 +127,20 @@ def registry_config(layout: Layout, public: Path) -> Path:
     return configs.write_file(layout.config / "registry.yaml", yaml.safe_dump(config))
 
 
+def name_and_tag(archive: Path) -> tuple[str, str]:
+    """The image name and tag of one of the cluster's archives (CACHE/images/NAME-TAG.oci.tar)."""
+    name, tag = archive.name.removesuffix(".oci.tar").rsplit("-", 1)
+    return name, tag
+
+
 def name_of(archive: Path) -> str:
-    """The image name of one of the cluster's archives (CACHE/images/NAME-TAG.oci.tar)."""
-    return archive.name.rsplit("-", 1)[0]
+    """The image name of one of the cluster's archives."""
+    return name_and_tag(archive)[0]
 
 
 def tagged(archive: Path) -> str:
     """The tag an archive's image carries: kubeproof.local/NAME:TAG."""
-    name, tag = archive.name.removesuffix(".oci.tar").rsplit("-", 1)
+    name, tag = name_and_tag(archive)
     return f"{IMAGE_REPOSITORY}/{name}:{tag}"
 
 
@@ -147,7 +152,7 @@ def pinned(archive: Path) -> str:
 def is_signed(digest: str) -> bool:
     """Whether the local registry holds a signature for this digest (cosign's tag for it)."""
     tag = digest.replace(":", "-") + ".sig"
-    url = f"http://{SIGNATURES.replace('/', '/v2/', 1)}/manifests/{tag}"
+    url = f"{REGISTRY_URL}{SIGNATURE_REPOSITORY}/manifests/{tag}"
     request = urllib.request.Request(url, method="HEAD", headers={"Accept": ", ".join((
         "application/vnd.oci.image.manifest.v1+json",
         "application/vnd.docker.distribution.manifest.v2+json"))})
@@ -170,9 +175,9 @@ def sign_images(cosign: Path, archives: list[Path], progress) -> None:
         if is_signed(digest):
             continue
         progress(f"signing {tagged(archive)} ({digest[:19]}) with the local cosign key")
-        pushed = f"{REGISTRY}/kubeproof/{name_of(archive)}"
-        probeimage.push(f"docker://{pushed}:{tagged(archive).rsplit(':', 1)[1]}",
-                        ("--dest-tls-verify=false",), archive)
+        name, tag = name_and_tag(archive)
+        pushed = f"{REGISTRY}/kubeproof/{name}"
+        probeimage.push(f"docker://{pushed}:{tag}", ("--dest-tls-verify=false",), archive)
         _cosign(cosign, "sign", "--yes", "--key", str(signing_dir() / "cosign.key"),
                 "--tlog-upload=false", f"{pushed}@{digest}")
 
@@ -189,7 +194,7 @@ def _cosign(cosign: Path, *args: str) -> str:
 
 def webhook_environment(layout: Layout) -> dict[str, str]:
     """policy-controller's environment: its namespace, config names, and a kubeconfig with
-    its own client certificate (it runs as a host process, not in a pod)."""
+    its own client certificate (it runs as a process in its namespace, not in a pod)."""
     home = layout.data / "policy-controller"
     home.mkdir(parents=True, exist_ok=True)
     return {

@@ -15,8 +15,7 @@ GUARD_CHAIN = "KUBEPROOF-GUARD"
 FORWARD_NETWORKS = tuple(n for n in L.OWN_NETWORKS if n != L.SERVICE_CIDR)
 # The host's own connections to service addresses (the API server calling a webhook, say)
 # that kube-proxy has not translated are refused on the machine for the same reason.
-HOST_GUARD_RULE = ("OUTPUT", "-d", L.SERVICE_CIDR, "-j", "REJECT", "--reject-with",
-                   "icmp-net-unreachable")
+HOST_GUARD = ("-d", L.SERVICE_CIDR, "-j", "REJECT", "--reject-with", "icmp-net-unreachable")
 SYSCTLS = {
     "net/ipv4/ip_forward": "1",
     "net/bridge/bridge-nf-call-iptables": "1",
@@ -79,7 +78,7 @@ def install_guard() -> None:
     )
     run("ip6tables", "-w", "-t", "mangle", "-I", "FORWARD", "1", "-i", L.BRIDGE, "-j", "DROP")
     # filter OUTPUT runs after kube-proxy's DNAT in nat OUTPUT: translated traffic passes.
-    run("iptables", "-w", "-I", HOST_GUARD_RULE[0], "1", *HOST_GUARD_RULE[1:])
+    run("iptables", "-w", "-I", "OUTPUT", "1", *HOST_GUARD)
 
 
 def remove_guard() -> None:
@@ -94,7 +93,7 @@ def remove_guard() -> None:
         "ip6tables", "-w", "-t", "mangle", "-D", "FORWARD", "-i", L.BRIDGE, "-j", "DROP"
     ):
         pass
-    while succeeds("iptables", "-w", "-D", *HOST_GUARD_RULE):
+    while succeeds("iptables", "-w", "-D", "OUTPUT", *HOST_GUARD):
         pass
 
 

@@ -21,3 +21,11 @@ def run(*argv: str, check: bool = True, input: str | None = None, timeout: float
 def succeeds(*argv: str) -> bool:
     """Whether a command exits 0 (its output is discarded)."""
     return subprocess.run(argv, capture_output=True).returncode == 0
+
+
+def delete_netns(name: str) -> None:
+    """Kills what still runs in a network namespace and deletes it (already gone is fine)."""
+    if succeeds("ip", "netns", "pids", name):
+        for pid in run("ip", "netns", "pids", name, check=False).split():
+            succeeds("kill", "-9", pid)
+        run("ip", "netns", "delete", name)

@@ -23,7 +23,7 @@ from . import layout as L
 from . import pki
 from .layout import Layout
 from .processes import Processes
-from .shell import run, succeeds
+from .shell import delete_netns, run, succeeds
 
 DOMAIN = "kubeproof.test"
 BRIDGE = "kubeproof-th0"
@@ -151,10 +151,7 @@ def tear_down(layout: Layout) -> None:
     processes = Processes(layout)
     for host in HOSTS:
         processes.stop(host.process)
-        if succeeds("ip", "netns", "pids", host.netns):
-            for pid in run("ip", "netns", "pids", host.netns, check=False).split():
-                succeeds("kill", "-9", pid)
-            run("ip", "netns", "delete", host.netns)
+        delete_netns(host.netns)
         # Deleting the netns removes the veth pair asynchronously: gone by now is fine.
         succeeds("ip", "link", "delete", host.veth)
     if succeeds("ip", "link", "show", BRIDGE):
