@@ -28,6 +28,7 @@ class Runtime:
     config_path: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
     security_options: list[str] = field(default_factory=list)  # docker info
+    found_by: str = "the kubelet's runtime endpoint"
 
     @property
     def cri(self) -> dict[str, Any]:
@@ -39,13 +40,17 @@ class Runtime:
         return merged
 
     def summary(self) -> dict[str, Any]:
-        return {"kind": self.kind, "endpoint": self.endpoint, "pid": self.pid,
+        return {"kind": self.kind, "endpoint": self.endpoint, "found by": self.found_by,
+                "pid": self.pid,
                 "config": self.config_path, "security options": self.security_options}
 
 
-def kubelet_endpoint(kubelet: nodefacts.Kubelet) -> str:
-    endpoint = (kubelet.flags.get("container-runtime-endpoint")
-                or kubelet.config.get("containerRuntimeEndpoint") or DEFAULT_ENDPOINT)
+def kubelet_endpoint(kubelet: nodefacts.Kubelet | None) -> str:
+    """The runtime socket the kubelet talks to; without a kubelet on the node, the one a
+    kubelet would use by default (containerd's)."""
+    endpoint = DEFAULT_ENDPOINT if kubelet is None else (
+        kubelet.flags.get("container-runtime-endpoint")
+        or kubelet.config.get("containerRuntimeEndpoint") or DEFAULT_ENDPOINT)
     return _path(endpoint.removeprefix("unix://"))
 
 
@@ -100,15 +105,18 @@ def _docker(host, endpoint: str) -> Runtime:
     return Runtime("docker", endpoint, security_options=list(options))
 
 
-def find_runtime(host, kubelet: nodefacts.Kubelet) -> Runtime:
-    """The runtime behind the kubelet's endpoint (Inconclusive when it is not found or is one
-    this suite does not read yet)."""
+def find_runtime(host, kubelet: nodefacts.Kubelet | None) -> Runtime:
+    """The runtime behind the kubelet's endpoint, or the default endpoint's on a node without
+    a kubelet (Inconclusive when it is not found or is one this suite does not read yet)."""
     endpoint = kubelet_endpoint(kubelet)
     if "dockershim" in endpoint or "cri-dockerd" in endpoint:
         return _docker(host, endpoint)
     seen: list = []
     runtime = _containerd(host, endpoint, seen)
     if runtime is not None:
+        if kubelet is None:
+            runtime.found_by = ("no kubelet runs on the node: the runtime at the kubelet's "
+                                "default endpoint")
         return runtime
     if "crio" in endpoint:
         raise Inconclusive(f"the kubelet uses CRI-O ({endpoint}): kubeproof does not "

@@ -170,7 +170,8 @@ class ExistingTarget(Target):
             for value in opt("ssh_host"):
                 host, port = parse_ssh_host(value)
                 nodes.append(NodeHost(name=host, spec=f"paramiko://{user}@{host}:{port}",
-                                      ssh_identity_file=key, known_hosts=known))
+                                      ssh_identity_file=key, known_hosts=known,
+                                      sudo=user != "root"))
         elif opt("ssh_key") or opt("ssh_user") or opt("ssh_known_hosts"):
             raise KubeproofError("SSH options need at least one --ssh-host HOST[:PORT]")
         node_pods = opt("node_access") == "pod"
