@@ -14,7 +14,9 @@ say() { echo "kubeproof: $*" >&2; }
 packages=(containerd runc containernetworking-plugins iptables ipset iproute2 conntrack
           busybox-static keyutils curl gcc libc6-dev ca-certificates chromium poppler-utils
           openssh-server shellcheck skopeo
-          debootstrap)
+          debootstrap
+          # the node VM (python -m kubeproof.nodevm): the host controls' self-tests
+          qemu-system-x86 mmdebstrap)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

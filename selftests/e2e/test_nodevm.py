@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from mutants import NODEVM_MUTANTS, matching
+from mutants.nodevm import root
 from suite import SuiteRun, run_suite
 from test_existing_clusters import existing
 from test_mutants import TABLE, check_weakened
@@ -57,6 +58,11 @@ def host_suite(local_cluster, vm: NodeVM, *tests: str) -> SuiteRun:
                      workers=0)
 
 
+def ran(run: SuiteRun) -> dict[str, str]:
+    """The verdicts of the controls a run ran."""
+    return {c: v for c, v in run.verdicts.items() if v != "not run"}
+
+
 @pytest.fixture(scope="module")
 def node_vm():
     """The hardened node VM (SELinux variant), booted once for the module."""
@@ -77,7 +83,7 @@ def vm_hardened(local_cluster, node_vm) -> SuiteRun:
 def test_host_controls_pass_on_the_hardened_vm(vm_hardened):
     """Every host control gives its expected verdict on the VM, and each check listed as
     passing passes with evidence read over SSH."""
-    got = {c: v for c, v in vm_hardened.verdicts.items() if c.startswith("host.")}
+    got = ran(vm_hardened)
     assert got == EXPECTED, "\n".join(
         f"{c}: {got.get(c)} (expected {v})\n{vm_hardened.evidence(c)}"
         for c, v in EXPECTED.items() if got.get(c) != v)
@@ -147,3 +153,26 @@ def test_nodevm_mutant_flips_its_tests(local_cluster, node_vm, vm_hardened, muta
     unrestored = [n for n in touched if again.get(n) != vm_hardened.verdict_of.get(n)]
     assert not unrestored, f"after reverting '{mutant}' these are not as hardened: " + ", ".join(
         f"{n}: {again.get(n)}" for n in unrestored)
+
+
+def test_apparmor_node_counts_as_one_mac_system(local_cluster, node_vm):
+    """The same image booted with AppArmor instead of SELinux: host.mac-single-tool passes on
+    AppArmor's enforced profiles (SELinux is not loaded, so its control fails), and fails once
+    the profiles are unloaded (aa-teardown); it passes again when they are loaded back."""
+    vm = NodeVM("apparmor")
+    vm.down()
+    vm.up()
+    tests = ("tests/host/test_mac.py", "tests/host/test_selinux.py")
+    try:
+        hardened = host_suite(local_cluster, vm, *tests)
+        root("aa-teardown")(vm)
+        weakened = host_suite(local_cluster, vm, tests[0])
+        root("systemctl restart apparmor")(vm)
+        again = host_suite(local_cluster, vm, tests[0])
+    finally:
+        vm.down()
+    assert ran(hardened) == {"host.mac-single-tool": "pass",
+                             "host.selinux-enforcing": "fail"}, hardened.output[-3000:]
+    assert "AppArmor (" in hardened.evidence("host.mac-single-tool")
+    assert ran(weakened) == {"host.mac-single-tool": "fail"}, weakened.output[-3000:]
+    assert ran(again) == {"host.mac-single-tool": "pass"}, again.output[-3000:]

@@ -67,6 +67,11 @@ MUTANTS: tuple[NodeVMMutant, ...] = (
         (f"{SELINUX}[*-enforcing-now]", f"{SELINUX}[*-enforcing-at-boot]", MAC),
         nothing, nothing, kernel_args="enforcing=0"),
     NodeVMMutant(
+        "SELinux not initialised at boot (left out of lsm=, selinux=0)",
+        (f"{SELINUX}[*-loaded]", f"{SELINUX}[*-enforcing-now]", f"{SELINUX}[*-enforcing-at-boot]",
+         MAC),
+        nothing, nothing, kernel_args="lsm=landlock,lockdown,yama,bpf selinux=0"),
+    NodeVMMutant(
         "/usr remounted writable",
         (f"{OS}[*-usr-read-only]", f"{OS}[*-usr-refuses-writes]"),
         root("mount -o remount,rw /usr"), root("mount -o remount,ro /usr")),
