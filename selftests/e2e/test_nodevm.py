@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from mutants import NODEVM_MUTANTS, matching
 from mutants.nodevm import root
-from suite import SuiteRun, run_suite
+from suite import REPO, SuiteRun, run_suite
 from test_existing_clusters import existing
 from test_mutants import TABLE, check_weakened
 
 from kubeproof.nodevm.vm import NodeVM
+from kubeproof.ssh import upload_tree
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-x86_64") is None,
@@ -176,3 +177,27 @@ def test_apparmor_node_counts_as_one_mac_system(local_cluster, node_vm):
     assert "AppArmor (" in hardened.evidence("host.mac-single-tool")
     assert ran(weakened) == {"host.mac-single-tool": "fail"}, weakened.output[-3000:]
     assert ran(again) == {"host.mac-single-tool": "pass"}, again.output[-3000:]
+
+
+def test_node_provisioning_host_step_runs_on_the_vm(node_vm):
+    """The terraform target's node scripts (provision/node), their host step only (the others
+    are kubeadm, Calico and Istio on Flatcar): run for real as root on the VM, it leaves SELinux
+    enforcing with the host's own policy type and the Kubernetes sysctls set, and a second run
+    changes nothing."""
+    client = node_vm.client()
+    try:
+        upload_tree(client, REPO / "provision" / "node", "/home/core/kubeproof-node")
+    finally:
+        client.close()
+    others = "containerd kubeadm calico istio app-user app"
+    command = (f"env KUBEPROOF_OUT=/home/core/kubeproof-out KUBEPROOF_SKIP_STEPS='{others}' "
+               f"bash /home/core/kubeproof-node/provision.sh")
+    first = node_vm.sudo(command, timeout=120)
+    second = node_vm.sudo(command, timeout=120)
+    assert first[0] == 0 and second[0] == 0, f"first: {first}\nsecond: {second}"
+    assert "wrote: /etc/selinux/config" in first[2], first[2]
+    assert "wrote:" not in second[2], f"the second run changed files:\n{second[2]}"
+    status, out, err = node_vm.sudo(
+        "sh -c 'getenforce; grep ^SELINUXTYPE= /etc/selinux/config; "
+        "sysctl -n net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables'")
+    assert out.split() == ["Enforcing", "SELINUXTYPE=default", "1", "1"], (status, out, err)

@@ -87,7 +87,8 @@ class TestResult:
     duration: float = 0.0
     # The index of the waiver that covers this test (waivers.py), if any.
     waiver: int | None = None
-    # Whether a mutant of the local reference cluster has made this very test fail (proof.py).
+    # Whether a mutant of the local reference cluster or the node VM has made this very test
+    # fail (proof.py).
     proven: bool = False
 
 
@@ -163,7 +164,8 @@ class Results:
         """The proof figure in one sentence."""
         figure = self.proof()
         return (f"{figure['proven']} of {figure['checks']} checks in this run are proven able "
-                f"to fail: a mutant of the local reference cluster made each of them fail")
+                f"to fail: a mutant of the local reference cluster or the node VM made each "
+                f"of them fail")
 
     def verdicts_by_waiver(self) -> dict[int, dict[str, str]]:
         """{waiver index: {nodeid: verdict}} of the tests each waiver covered."""

@@ -1,10 +1,12 @@
 # shellcheck shell=bash
 # Host: SELinux enforcing now and at boot, kernel modules and sysctls for Kubernetes.
 
-put_file /etc/selinux/config 0644 <<'CONF'
+# The policy type stays the host's own (Flatcar's is mcs, Debian's default): only the mode changes.
+policy_type=$(sed -n 's/^SELINUXTYPE=//p' "$(path /etc/selinux/config)" 2>/dev/null | tail -n 1)
+put_file /etc/selinux/config 0644 <<CONF
 # kubeproof: SELinux enforcing at every boot (host.selinux-enforcing)
 SELINUX=enforcing
-SELINUXTYPE=mcs
+SELINUXTYPE=${policy_type:-mcs}
 CONF
 if have getenforce && [[ $(getenforce 2>/dev/null || true) == Enforcing ]]; then
   say "SELinux is enforcing"
