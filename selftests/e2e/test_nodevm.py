@@ -147,7 +147,7 @@ def test_nodevm_mutant_flips_its_tests(local_cluster, node_vm, vm_hardened, muta
     touched = matching((*mutant.flips, *mutant.breaks), weakened.verdict_of)
     again = host_suite(local_cluster, node_vm, *touched).verdict_of if touched else {}
     for nodeid in touched:
-        TABLE.append((nodeid, f"node VM: {mutant.name}", weakened.verdict_of[nodeid],
+        TABLE.append((nodeid, mutant.name, weakened.verdict_of[nodeid],
                       again.get(nodeid, "not run")))
     problems = check_weakened(mutant, vm_hardened, weakened)
     assert not problems, f"under '{mutant}':\n" + "\n".join(problems)

@@ -54,50 +54,50 @@ def reinit_aide() -> str:
 
 MUTANTS: tuple[NodeVMMutant, ...] = (
     NodeVMMutant(
-        "SELinux switched to permissive now (setenforce 0)",
+        "node VM: SELinux switched to permissive now (setenforce 0)",
         (f"{SELINUX}[*-enforcing-now]", MAC),
         root("setenforce 0"), root("setenforce 1")),
     NodeVMMutant(
-        "SELinux permissive at the next boot (/etc/selinux/config)",
+        "node VM: SELinux permissive at the next boot (/etc/selinux/config)",
         (f"{SELINUX}[*-enforcing-at-boot]",),
         root("sed -i 's/^SELINUX=.*/SELINUX=permissive/' /etc/selinux/config"),
         root("sed -i 's/^SELINUX=.*/SELINUX=enforcing/' /etc/selinux/config")),
     NodeVMMutant(
-        "SELinux permissive on the kernel command line (enforcing=0)",
+        "node VM: SELinux permissive on the kernel command line (enforcing=0)",
         (f"{SELINUX}[*-enforcing-now]", f"{SELINUX}[*-enforcing-at-boot]", MAC),
         nothing, nothing, kernel_args="enforcing=0"),
     NodeVMMutant(
-        "SELinux not initialised at boot (left out of lsm=, selinux=0)",
+        "node VM: SELinux not initialised at boot (left out of lsm=, selinux=0)",
         (f"{SELINUX}[*-loaded]", f"{SELINUX}[*-enforcing-now]", f"{SELINUX}[*-enforcing-at-boot]",
          MAC),
         nothing, nothing, kernel_args="lsm=landlock,lockdown,yama,bpf selinux=0"),
     NodeVMMutant(
-        "/usr remounted writable",
+        "node VM: /usr remounted writable",
         (f"{OS}[*-usr-read-only]", f"{OS}[*-usr-refuses-writes]"),
         root("mount -o remount,rw /usr"), root("mount -o remount,ro /usr")),
     NodeVMMutant(
-        "host firewall ruleset flushed",
+        "node VM: host firewall ruleset flushed",
         ("tests/host/test_firewall.py::test_packet_filter_has_rules[*]",
          "tests/host/test_firewall.py::test_inbound_traffic_is_denied_by_default[*-ipv4]"),
         root("nft flush ruleset"), root("nft -f /etc/nftables.conf")),
     NodeVMMutant(
-        "AIDE database removed",
+        "node VM: AIDE database removed",
         ("tests/host/test_hids.py::*",),
         root("mv /var/lib/aide/aide.db /var/lib/aide/aide.db.off"),
         root("mv /var/lib/aide/aide.db.off /var/lib/aide/aide.db")),
     NodeVMMutant(
-        "AIDE's rule blind to content (p+u+g)",
+        "node VM: AIDE's rule blind to content (p+u+g)",
         ("tests/host/test_hids.py::test_aide_reports_a_changed_file_in_its_scope[*]",),
         root(f"sed -i 's/^Watched = .*/Watched = p+u+g/' {AIDE_CONF}", reinit_aide()),
         root(f"sed -i 's/^Watched = .*/Watched = p+u+g+s+sha256/' {AIDE_CONF}", reinit_aide())),
     NodeVMMutant(
-        "the AIDE canary changed before the run (the database no longer holds it unchanged)",
+        "node VM: the AIDE canary changed before the run (no longer as in the database)",
         (),
         root("echo changed-before-the-run >> /etc/kubeproof/hids-canary"),
         root("sed -i '/^changed-before-the-run$/d' /etc/kubeproof/hids-canary"),
         breaks=("tests/host/test_hids.py::test_aide_reports_a_changed_file_in_its_scope[*]",)),
     NodeVMMutant(
-        "containerd without SELinux labels (enable_selinux = false)",
+        "node VM: containerd without SELinux labels (enable_selinux = false)",
         ("tests/host/test_runtime.py::test_runtime_labels_containers_with_selinux[*]",),
         root(f"sed -i 's/enable_selinux = true/enable_selinux = false/' {CONTAINERD}",
              "systemctl restart containerd"),
