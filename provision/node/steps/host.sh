@@ -2,7 +2,7 @@
 # Host: SELinux enforcing now and at boot, kernel modules and sysctls for Kubernetes.
 
 # The policy type stays the host's own (Flatcar's is mcs, Debian's default): only the mode changes.
-policy_type=$(sed -n 's/^SELINUXTYPE=//p' "$(path /etc/selinux/config)" 2>/dev/null | tail -n 1)
+policy_type=$(sed -n "s/^SELINUXTYPE=//p" "$(path /etc/selinux/config)" 2>/dev/null | tail -n 1 || true)
 put_file /etc/selinux/config 0644 <<CONF
 # kubeproof: SELinux enforcing at every boot (host.selinux-enforcing)
 SELINUX=enforcing

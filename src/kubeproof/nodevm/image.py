@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -63,6 +64,10 @@ def ensure(say=print) -> Path:
         raise KubeproofError(f"building the node VM image failed (exit {result.returncode}); "
                              f"last lines of {log}:\n{tail}")
     say(f"node VM image {where.name}: built in {time.monotonic() - start:.0f} s")
+    for old in where.parent.iterdir():  # images of earlier keys: about 1.5 GB each
+        if old.is_dir() and old.name != where.name and not old.name.endswith(".tmp"):
+            shutil.rmtree(old)
+            say(f"node VM image {old.name}: removed (an earlier build)")
     return where
 
 
