@@ -180,7 +180,12 @@ def test_node_pods_give_host_checks_the_verdicts_local_access_gives(local_cluste
         f"[{L.NODE_NAME}]"
     assert by_pods.verdict_of[detection] == "error" and "node pods mount the host read-only" \
         in by_pods.evidence_of(detection), by_pods.evidence_of(detection)
+    # Nor can it try a write to /usr: its canary, a file in /var/tmp, cannot be made either.
+    usr_write = "tests/host/test_os.py::test_node_runs_an_immutable_os" \
+        f"[{L.NODE_NAME}-usr-refuses-writes]"
+    assert by_pods.verdict_of[usr_write] == "error" and "Read-only file system" \
+        in by_pods.evidence_of(usr_write), by_pods.evidence_of(usr_write)
     differ = [f"{n}: {hardened_run.verdict_of[n]} locally\n{by_pods.evidence_of(n)}"
-              for n in both if n != detection
+              for n in both if n not in (detection, usr_write)
               and by_pods.verdict_of[n] != hardened_run.verdict_of[n]]
     assert not differ, "\n".join(differ)

@@ -3,6 +3,7 @@ AIDE, proof that it reports a changed file in its scope."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import nodefacts
@@ -27,6 +28,14 @@ DETECTORS = ["falco", "tracee", "tracee-ebpf"]
 # aide's exit codes: bits 1, 2, 4 for added, removed, changed entries; 14 and up are errors.
 AIDE_CHANGED = 4
 AIDE_ERRORS = 14
+# How long a run waits for another run on the same node to put the canary back.
+LOCK_WAIT_SECONDS = 60
+# mkdir the lock beside the canary, polling every 0.5 s up to the deadline; a lock left by a
+# killed run (older than 3 min) is taken over. Exit 1: still held; 2: cannot be made at all.
+LOCK_SCRIPT = ('i=0; while ! mkdir -- "$1" 2>/dev/null; do '
+               '[ -d "$1" ] || { mkdir -- "$1"; exit 2; }; '
+               'find "$1" -maxdepth 0 -mmin +3 -exec rmdir {} \\; ; '
+               'i=$((i+1)); [ "$i" -gt "$2" ] && exit 1; sleep 0.5; done')
 
 
 def _aide_databases(config_text: str | None, key: str = "database_in") -> list[str]:
@@ -69,6 +78,30 @@ def test_host_ids_or_runtime_detector_is_present(host, cluster, evidence):
         "no host IDS with a database (AIDE, OSSEC/Wazuh, Tripwire) and no runtime detector "
         f"process ({', '.join(DETECTORS)}) on the node; looked for "
         f"{[(n, b, d) for n, b, d in INTEGRITY_TOOLS]}")
+
+
+def _read_only_hint(stderr: str) -> str:
+    return (" (node pods mount the host read-only: give SSH node access to prove detection)"
+            if "Read-only file system" in stderr else "")
+
+
+@contextlib.contextmanager
+def _canary_held(host, canary: str):
+    """The canary to this run alone: concurrent runs on one node change it one at a time (a
+    lock directory beside it)."""
+    lock = f"{canary}.kubeproof-lock"
+    held = nodeprocesses.run(host, "sh -c %s _ %s %s", LOCK_SCRIPT, lock,
+                             str(LOCK_WAIT_SECONDS * 2))
+    if held.rc == 2:
+        raise Inconclusive(f"cannot make the lock {lock} beside the canary: "
+                           f"{held.stderr.strip()}{_read_only_hint(held.stderr)}")
+    if held.rc != 0:
+        raise Inconclusive(f"another kubeproof run has held the canary {canary} for "
+                           f"{LOCK_WAIT_SECONDS} s ({lock}): run again when it is done")
+    try:
+        yield
+    finally:
+        nodeprocesses.run(host, "rmdir -- %s", lock)
 
 
 def _aide_check(host, aide: str, config: str, canary: str):
@@ -114,39 +147,39 @@ def test_aide_reports_a_changed_file_in_its_scope(host, cluster, evidence, run_i
     if scope.rc != 0:
         raise Inconclusive(f"the canary {canary} is not in AIDE's scope ({config}): "
                            f"{scope.stdout.strip() or scope.stderr.strip()}")
-    before = _aide_check(host, aide, config, canary)
-    evidence.add("aide --check on the canary, before", f"exit {before.rc}")
-    if before.rc >= AIDE_ERRORS and "database" in before.stdout + before.stderr:
-        pytest.fail(f"AIDE cannot read its database (exit {before.rc}): "
-                    f"{(before.stderr or before.stdout).strip()[:300]}")
-    with evidence.canary(f"AIDE's database holds the canary {canary} unchanged"):
-        assert before.rc == 0, (f"aide --check on the canary before kubeproof changed it: "
-                                f"exit {before.rc} (run aide --update if it was changed): "
-                                f"{(before.stderr or before.stdout).strip()[:300]}")
-    backup = f"{canary}.kubeproof-{run_id}"
-    copied = nodeprocesses.run(host, "cp -p -- %s %s", canary, backup)
-    if copied.rc != 0:
-        hint = (" (node pods mount the host read-only: give SSH node access to prove "
-                "detection)" if "Read-only file system" in copied.stderr else "")
-        raise Inconclusive(f"cannot keep a copy of the canary: {copied.stderr.strip()}{hint}")
-    try:
-        changed = nodeprocesses.run(host, "echo %s >> %s", f"changed by kubeproof run {run_id}",
-                                    canary)
-        if changed.rc != 0:
-            raise Inconclusive(f"cannot change the canary {canary}: {changed.stderr.strip()}")
-        after = _aide_check(host, aide, config, canary)
-        reported = [line.strip() for line in after.stdout.splitlines()
-                    if line.rstrip().endswith(f": {canary}")]
-        evidence.add("aide --check on the canary, after kubeproof appended a line",
-                     {"exit": after.rc, "reported": reported})
-    finally:
-        restored = nodeprocesses.run(host, "cat -- %s > %s && rm -f -- %s", backup, canary,
-                                     backup)
-        again = _aide_check(host, aide, config, canary)
-        evidence.add("aide --check on the canary, put back", f"exit {again.rc}" + (
-            "" if restored.rc == 0 else f"; restoring failed: {restored.stderr.strip()}"))
-        if again.rc & AIDE_CHANGED:  # its rule compares times too: update the database
-            evidence.add("AIDE database", _update_database(host, aide, config, canary))
+    with _canary_held(host, canary):
+        before = _aide_check(host, aide, config, canary)
+        evidence.add("aide --check on the canary, before", f"exit {before.rc}")
+        if before.rc >= AIDE_ERRORS and "database" in before.stdout + before.stderr:
+            pytest.fail(f"AIDE cannot read its database (exit {before.rc}): "
+                        f"{(before.stderr or before.stdout).strip()[:300]}")
+        with evidence.canary(f"AIDE's database holds the canary {canary} unchanged"):
+            assert before.rc == 0, (f"aide --check on the canary before kubeproof changed it: "
+                                    f"exit {before.rc} (run aide --update if it was changed): "
+                                    f"{(before.stderr or before.stdout).strip()[:300]}")
+        backup = f"{canary}.kubeproof-{run_id}"
+        copied = nodeprocesses.run(host, "cp -p -- %s %s", canary, backup)
+        if copied.rc != 0:
+            raise Inconclusive(f"cannot keep a copy of the canary: {copied.stderr.strip()}"
+                               f"{_read_only_hint(copied.stderr)}")
+        try:
+            changed = nodeprocesses.run(host, "echo %s >> %s", f"changed by kubeproof run {run_id}",
+                                        canary)
+            if changed.rc != 0:
+                raise Inconclusive(f"cannot change the canary {canary}: {changed.stderr.strip()}")
+            after = _aide_check(host, aide, config, canary)
+            reported = [line.strip() for line in after.stdout.splitlines()
+                        if line.rstrip().endswith(f": {canary}")]
+            evidence.add("aide --check on the canary, after kubeproof appended a line",
+                         {"exit": after.rc, "reported": reported})
+        finally:
+            restored = nodeprocesses.run(host, "cat -- %s > %s && rm -f -- %s", backup, canary,
+                                         backup)
+            again = _aide_check(host, aide, config, canary)
+            evidence.add("aide --check on the canary, put back", f"exit {again.rc}" + (
+                "" if restored.rc == 0 else f"; restoring failed: {restored.stderr.strip()}"))
+            if again.rc & AIDE_CHANGED:  # its rule compares times too: update the database
+                evidence.add("AIDE database", _update_database(host, aide, config, canary))
     assert after.rc < AIDE_ERRORS and after.rc & AIDE_CHANGED and reported, (
         f"AIDE did not report the changed canary {canary} (exit {after.rc}): its rule for it "
         f"does not compare content")
