@@ -59,16 +59,19 @@ def main() -> None:
                                        "host controls": [], "down": [], "QEMU RSS MiB": []}
     vm = NodeVM("selinux")
     vm.down()
-    for _ in range(rounds):
-        figures["boot to ready"].append(vm.up(say=lambda *_: None))
-        start = time.monotonic()
-        vm.sudo("true")
-        figures["one SSH command"].append(time.monotonic() - start)
-        figures["host controls"].append(host_suite_seconds(vm))
-        figures["QEMU RSS MiB"].append(qemu_rss_mib(vm))
-        start = time.monotonic()
+    try:
+        for _ in range(rounds):
+            figures["boot to ready"].append(vm.up(say=lambda *_: None))
+            start = time.monotonic()
+            vm.sudo("true")
+            figures["one SSH command"].append(time.monotonic() - start)
+            figures["host controls"].append(host_suite_seconds(vm))
+            figures["QEMU RSS MiB"].append(qemu_rss_mib(vm))
+            start = time.monotonic()
+            vm.down()
+            figures["down"].append(time.monotonic() - start)
+    finally:
         vm.down()
-        figures["down"].append(time.monotonic() - start)
     for name, values in figures.items():
         print(f"{name:16} median {statistics.median(values):7.1f}   "
               f"({', '.join(f'{v:.1f}' for v in values)})")

@@ -3,8 +3,8 @@
 # complete): kernel, initramfs, a root and a read-only /usr ext4 image, labelled for SELinux at
 # build time (no relabel at first boot), AIDE initialised, an SSH host key and a client key.
 # Usage: build.sh OUT. Needs root (mmdebstrap --mode=root), mmdebstrap and e2fsprogs.
-set -euo pipefail
 # shellcheck disable=SC2016  # the hooks' $1 is expanded by mmdebstrap, not here
+set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
@@ -12,7 +12,9 @@ out=$1
 work=$out.tmp
 root=$work/rootfs
 usr=$work/usrfs
-rm -rf "$work"
+rm -rf --one-file-system "$work"
+# A failed or interrupted build leaves nothing (after the final mv, $work is gone).
+trap 'rm -rf --one-file-system "$work"' EXIT
 mkdir -p "$work"
 start=$SECONDS
 

@@ -29,6 +29,8 @@ pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-x86_64") is None,
     reason="QEMU is not installed (provision/local/bootstrap.sh installs qemu-system-x86)")
 
+# QEMU user networking's addresses: the guest's own, and the gateway that stands for the host.
+GUEST_ADDRESS, HOST_GATEWAY = "10.0.2.15", "10.0.2.2"
 # Each host control's verdict on the hardened VM, and why where it is not a pass.
 EXPECTED = {
     "host.selinux-enforcing": "pass",
@@ -98,7 +100,10 @@ def test_host_controls_pass_on_the_hardened_vm(vm_hardened):
 def test_vm_reaches_nothing_but_its_ssh_forward(node_vm):
     """The guest's network is QEMU's restricted user mode: a host listener on loopback is not
     reachable from the guest through the virtual gateway, and the SSH forward listens on
-    127.0.0.1 only."""
+    127.0.0.1 only. Its canary: the same probe reaches the guest's own sshd."""
+    probe = "timeout 5 bash -c '</dev/tcp/{}/{}'"
+    own = node_vm.sudo(probe.format(GUEST_ADDRESS, 22))
+    assert own[0] == 0, f"canary: the probe cannot reach the guest's own sshd: {own}"
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -115,7 +120,7 @@ def test_vm_reaches_nothing_but_its_ssh_forward(node_vm):
 
         waiter = threading.Thread(target=accept)
         waiter.start()
-        status, out, err = node_vm.sudo(f"timeout 5 bash -c '</dev/tcp/10.0.2.2/{port}'")
+        status, out, err = node_vm.sudo(probe.format(HOST_GATEWAY, port))
         waiter.join()
     assert status != 0 and not accepted.is_set(), (
         f"the guest reached a host listener on 127.0.0.1:{port} (exit {status}: {out}{err})")
@@ -123,6 +128,12 @@ def test_vm_reaches_nothing_but_its_ssh_forward(node_vm):
     listening = [f for f in (line.split() for line in table) if f[3] == "0A"]  # LISTEN
     forward = [f for f in listening if int(f[1].split(":")[1], 16) == node_vm.port]
     assert forward and all(f[1].startswith("0100007F:") for f in forward), forward
+
+
+def _boot_pristine(vm: NodeVM) -> None:
+    """Boot the VM again from its image (snapshot disks: whatever a mutant left is gone)."""
+    vm.down()
+    vm.up()
 
 
 @pytest.mark.parametrize("mutant", NODEVM_MUTANTS, ids=str)
@@ -136,14 +147,17 @@ def test_nodevm_mutant_flips_its_tests(local_cluster, node_vm, vm_hardened, muta
             assert mutant.kernel_args in node_vm.kernel_args()
             weakened = host_suite(local_cluster, node_vm)
         finally:
-            node_vm.down()
-            node_vm.up()
+            _boot_pristine(node_vm)
     else:
         try:
             mutant.apply(node_vm)
             weakened = host_suite(local_cluster, node_vm)
         finally:
-            mutant.revert(node_vm)
+            try:
+                mutant.revert(node_vm)
+            except BaseException:
+                _boot_pristine(node_vm)  # the next mutants start from the hardened image
+                raise
     touched = matching((*mutant.flips, *mutant.breaks), weakened.verdict_of)
     again = host_suite(local_cluster, node_vm, *touched).verdict_of if touched else {}
     for nodeid in touched:
@@ -152,6 +166,8 @@ def test_nodevm_mutant_flips_its_tests(local_cluster, node_vm, vm_hardened, muta
     problems = check_weakened(mutant, vm_hardened, weakened)
     assert not problems, f"under '{mutant}':\n" + "\n".join(problems)
     unrestored = [n for n in touched if again.get(n) != vm_hardened.verdict_of.get(n)]
+    if unrestored:
+        _boot_pristine(node_vm)
     assert not unrestored, f"after reverting '{mutant}' these are not as hardened: " + ", ".join(
         f"{n}: {again.get(n)}" for n in unrestored)
 

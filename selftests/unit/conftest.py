@@ -142,11 +142,37 @@ def unauthorized_api(tmp_path: Path) -> Iterator[UnauthorizedApi]:
     server.close()
 
 
-class SshServer:
-    """A paramiko SSH server on 127.0.0.1 with a fresh host key; it only does the key
-    exchange (enough to show host-key checking), then closes."""
+class _LoginServer(paramiko.ServerInterface):
+    """Accepts any public key and one exec request, answering it (exit status, stderr)."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: tuple[int, str]) -> None:
+        self.answer = answer
+        self.commands: list[str] = []
+        self.executed = threading.Event()
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey"
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        return paramiko.AUTH_SUCCESSFUL
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        return paramiko.OPEN_SUCCEEDED
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        self.commands.append(command.decode())
+        self.executed.set()
+        return True
+
+
+class SshServer:
+    """A paramiko SSH server on 127.0.0.1 with a fresh host key. By default it only does the
+    key exchange (enough to show host-key checking), then closes; with an answer it lets any
+    key log in and answers one command with it (exit status, stderr)."""
+
+    def __init__(self, answer: tuple[int, str] | None = None) -> None:
+        self.answer = answer
+        self.commands: list[str] = []
         self.host_key = paramiko.ECDSAKey.generate()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -164,12 +190,26 @@ class SshServer:
                 return
             transport = paramiko.Transport(conn)
             transport.add_server_key(self.host_key)
+            server = (paramiko.ServerInterface() if self.answer is None
+                      else _LoginServer(self.answer))
             # The client hangs up after refusing our host key: the expected end.
             with contextlib.suppress(paramiko.SSHException, EOFError, OSError):
-                transport.start_server(server=paramiko.ServerInterface())
+                transport.start_server(server=server)
+                if isinstance(server, _LoginServer):
+                    self._answer(transport, server)
             # Closing before the client has checked our key would race its key exchange.
             transport.join(timeout=10)
             transport.close()
+
+    def _answer(self, transport: paramiko.Transport, server: _LoginServer) -> None:
+        channel = transport.accept(10)
+        if channel is None or not server.executed.wait(10):
+            return
+        self.commands.extend(server.commands)
+        status, stderr = server.answer
+        channel.sendall_stderr(stderr.encode())
+        channel.send_exit_status(status)
+        channel.close()
 
     def close(self) -> None:
         self.stopping.set()

@@ -7,7 +7,7 @@ import shutil
 import paramiko
 import pytest
 
-from conftest import known_hosts_with, unused_port, write_kubeconfig
+from conftest import SshServer, known_hosts_with, unused_port, write_kubeconfig
 
 CONTROL_TEST = """
 import kubeproof
@@ -144,6 +144,30 @@ def test_unknown_host_key_is_never_accepted(pytester, tmp_path, ssh_server, ssh_
                               "--ssh-key", str(ssh_key), "--ssh-known-hosts", str(known)))
     assert f"is not in {known}" in line
     assert "never accepts unknown host keys" in line
+
+
+def test_ssh_user_without_passwordless_sudo(pytester, tmp_path, ssh_key):
+    server = SshServer(answer=(1, "sudo: a password is required\n"))
+    try:
+        kc = write_kubeconfig(pytester.path / "kc.yaml", "https://127.0.0.1:1")
+        known = known_hosts_with(tmp_path, server.port, server.host_key)
+        line = one_line_error(run(pytester, "--target", "existing", "--kubeconfig", str(kc),
+                                  "--app-user", "app", "--ssh-host", f"127.0.0.1:{server.port}",
+                                  "--ssh-user", "core", "--ssh-key", str(ssh_key),
+                                  "--ssh-known-hosts", str(known)))
+    finally:
+        server.close()
+    assert server.commands == ["sudo -n true"]
+    assert "SSH user core cannot run commands as root without a password" in line
+    assert "sudo: a password is required" in line
+
+
+def test_node_runtime_endpoint_needs_an_ssh_host(pytester):
+    kc = write_kubeconfig(pytester.path / "kc.yaml", "https://127.0.0.1:1")
+    line = one_line_error(run(pytester, "--target", "existing", "--kubeconfig", str(kc),
+                              "--app-user", "app", "--node-runtime-endpoint",
+                              "unix:///run/containerd/containerd.sock"))
+    assert "SSH options need at least one --ssh-host" in line
 
 
 def test_in_cluster_target_outside_a_pod(pytester, monkeypatch):

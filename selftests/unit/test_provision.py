@@ -19,6 +19,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 TF_DIR = REPO / "provision" / "terraform"
 NODE_DIR = REPO / "provision" / "node"
+NODEVM_BUILD = REPO / "provision" / "nodevm" / "build.sh"
 # A local mirror of the AWS provider: terraform init cannot download it without internet.
 PLUGIN_DIR = Path(os.environ.get("KUBEPROOF_TF_PLUGIN_DIR", "/opt/tf-plugins"))
 
@@ -80,9 +81,11 @@ def test_control_cidr_has_no_default_and_refuses_the_internet():
     assert "must be /16 or narrower" in block
 
 
-def test_shellcheck():
+@pytest.mark.parametrize("script", [NODE_DIR / "provision.sh", NODEVM_BUILD],
+                         ids=["node-provision", "nodevm-build"])
+def test_shellcheck(script):
     shellcheck = tool("shellcheck", "apt-get install -y shellcheck")
-    result = subprocess.run([shellcheck, "-x", "provision.sh"], cwd=NODE_DIR,
+    result = subprocess.run([shellcheck, "-x", script.name], cwd=script.parent,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout
 

@@ -10,6 +10,7 @@ import testinfra
 from testinfra.backend.paramiko import ParamikoBackend
 from testinfra.host import Host
 
+from kubeproof import ssh
 from kubeproof.errors import KubeproofError
 from kubeproof.targets.base import NodeHost
 
@@ -98,9 +99,22 @@ def host_for(node: NodeHost) -> Host:
 
 
 def check_reachable(node: NodeHost) -> None:
-    """Connect once to a node to surface key and host-key problems early (KubeproofError)."""
+    """Connect once to a node to surface key, host-key and sudo problems early
+    (KubeproofError)."""
     host = host_for(node)
     backend = host.backend
     if isinstance(backend, StrictParamikoBackend):
+        if node.sudo:
+            try:
+                status, _, err = ssh.execute(backend.client, "sudo -n true", timeout=30)
+            except TimeoutError:
+                status, err = 1, "no answer within 30 s"
+            if status != 0:
+                backend.client.close()
+                raise KubeproofError(
+                    f"node {node.name}: SSH user {backend.host.user} cannot run commands as "
+                    f"root without a password (sudo -n true: {err.strip() or f'exit {status}'}): "
+                    f"the host controls read root-only files; log in as root or give the user "
+                    f"a NOPASSWD sudo rule")
         backend.client.close()
         del backend.client

@@ -86,6 +86,11 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--ssh-known-hosts", metavar="PATH", default=None,
                     help="existing target: known_hosts with the nodes' keys "
                          "(default: ~/.ssh/known_hosts); unknown keys are refused")
+    group.addoption("--node-runtime-endpoint", metavar="SOCKET", default=None,
+                    help="existing target: for SSH nodes that run no kubelet (hosts prepared "
+                         "for one), the container runtime socket the host controls judge, e.g. "
+                         "unix:///run/containerd/containerd.sock (without it such a node is an "
+                         "error)")
     group.addoption("--etcd-endpoint", metavar="URL", default=None,
                     help="existing target: etcd's client URL (https://HOST:2379), for "
                          "encryption.at-rest and etcd.isolated; with --etcd-ca/-cert/-key")

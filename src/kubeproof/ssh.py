@@ -115,14 +115,19 @@ def pin_host_key(host: str, port: int, key: paramiko.PKey, fingerprint: str | No
 
 def execute(client: paramiko.SSHClient, command: str, log: Path | None = None,
             timeout: float | None = None) -> tuple[int, str, str]:
-    """Run a command; (exit status, stdout, stderr), stdout and stderr also appended to log."""
+    """Run a command; (exit status, stdout, stderr), stdout and stderr also appended to log.
+    TimeoutError when it has not finished within timeout seconds (the channel is closed)."""
     transport = client.get_transport()
     assert transport is not None
     channel = transport.open_session()
     channel.settimeout(timeout)
     channel.exec_command(command)
+    deadline = None if timeout is None else time.monotonic() + timeout
     out, err = bytearray(), bytearray()
     while True:
+        if deadline is not None and time.monotonic() > deadline:
+            channel.close()
+            raise TimeoutError(f"a command over SSH did not finish within {timeout:.0f} s")
         if channel.recv_ready():
             out += channel.recv(65536)
         elif channel.recv_stderr_ready():

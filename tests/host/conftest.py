@@ -7,6 +7,7 @@ import pytest
 
 from kubeproof import targets
 from kubeproof.errors import KubeproofError
+from kubeproof.targets.base import NodeHost
 from kubeproof.verdicts import Inconclusive
 
 # The one parameter when the target gives no node access: node_hosts then skips, saying how.
@@ -33,13 +34,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def host(node, node_hosts):
-    """The testinfra Host of the parametrized node."""
-    for spec, testinfra_host in node_hosts:
+def node_spec(node, node_hosts) -> NodeHost:
+    """The target's description of the parametrized node (how it is reached)."""
+    for spec, _ in node_hosts:
         if spec.name == node:
-            return testinfra_host
+            return spec
     raise Inconclusive(f"node {node!r} is not among the target's nodes "
                        f"{[spec.name for spec, _ in node_hosts]}")
+
+
+@pytest.fixture
+def host(node_spec, node_hosts):
+    """The testinfra Host of the parametrized node."""
+    return next(testinfra_host for spec, testinfra_host in node_hosts if spec is node_spec)
 
 
 @pytest.fixture(scope="session")

@@ -45,13 +45,11 @@ class Runtime:
                 "config": self.config_path, "security options": self.security_options}
 
 
-def kubelet_endpoint(kubelet: nodefacts.Kubelet | None) -> str:
-    """The runtime socket the kubelet talks to; without a kubelet on the node, the one a
-    kubelet would use by default (containerd's)."""
-    endpoint = DEFAULT_ENDPOINT if kubelet is None else (
-        kubelet.flags.get("container-runtime-endpoint")
-        or kubelet.config.get("containerRuntimeEndpoint") or DEFAULT_ENDPOINT)
-    return _path(endpoint.removeprefix("unix://"))
+def kubelet_endpoint(kubelet: nodefacts.Kubelet) -> str:
+    """The runtime socket the kubelet talks to."""
+    return _path((kubelet.flags.get("container-runtime-endpoint")
+                  or kubelet.config.get("containerRuntimeEndpoint")
+                  or DEFAULT_ENDPOINT).removeprefix("unix://"))
 
 
 def _path(socket: str) -> str:
@@ -105,18 +103,21 @@ def _docker(host, endpoint: str) -> Runtime:
     return Runtime("docker", endpoint, security_options=list(options))
 
 
-def find_runtime(host, kubelet: nodefacts.Kubelet | None) -> Runtime:
-    """The runtime behind the kubelet's endpoint, or the default endpoint's on a node without
-    a kubelet (Inconclusive when it is not found or is one this suite does not read yet)."""
-    endpoint = kubelet_endpoint(kubelet)
+def find_runtime(host, kubelet: nodefacts.Kubelet | None, prepared: str | None = None
+                 ) -> Runtime:
+    """The runtime behind the kubelet's endpoint, or without a kubelet (a host prepared for
+    one) the one at the endpoint prepared (Inconclusive when it is not found or is one this
+    suite does not read yet)."""
+    endpoint = kubelet_endpoint(kubelet) if kubelet else _path(
+        (prepared or "").removeprefix("unix://"))
     if "dockershim" in endpoint or "cri-dockerd" in endpoint:
         return _docker(host, endpoint)
     seen: list = []
     runtime = _containerd(host, endpoint, seen)
     if runtime is not None:
         if kubelet is None:
-            runtime.found_by = ("no kubelet runs on the node: the runtime at the kubelet's "
-                                "default endpoint")
+            runtime.found_by = ("no kubelet runs on the node: the runtime at the endpoint "
+                                "the target names (--node-runtime-endpoint)")
         return runtime
     if "crio" in endpoint:
         raise Inconclusive(f"the kubelet uses CRI-O ({endpoint}): kubeproof does not "

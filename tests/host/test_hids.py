@@ -81,6 +81,7 @@ def test_host_ids_or_runtime_detector_is_present(host, cluster, evidence):
 
 
 def _read_only_hint(stderr: str) -> str:
+    """What to do when a write failed because node pods mount the host read-only."""
     return (" (node pods mount the host read-only: give SSH node access to prove detection)"
             if "Read-only file system" in stderr else "")
 
@@ -95,9 +96,12 @@ def _canary_held(host, canary: str):
     if held.rc == 2:
         raise Inconclusive(f"cannot make the lock {lock} beside the canary: "
                            f"{held.stderr.strip()}{_read_only_hint(held.stderr)}")
-    if held.rc != 0:
+    if held.rc == 1:
         raise Inconclusive(f"another kubeproof run has held the canary {canary} for "
                            f"{LOCK_WAIT_SECONDS} s ({lock}): run again when it is done")
+    if held.rc != 0:
+        raise Inconclusive(f"cannot take the lock {lock} (exit {held.rc}): "
+                           f"{held.stderr.strip()}")
     try:
         yield
     finally:

@@ -27,14 +27,17 @@ def _runtimes() -> dict:
 
 
 @pytest.fixture
-def runtime(request, node, host, evidence, _runtimes) -> runtimefacts.Runtime:
+def runtime(request, node, node_spec, host, evidence, _runtimes) -> runtimefacts.Runtime:
     """The container runtime the node's kubelet uses, or on a node that runs no kubelet (a
-    host prepared for one) the runtime at the kubelet's default endpoint (cached per node)."""
+    host prepared for one) the one the target names (--node-runtime-endpoint); cached per
+    node."""
     with evidence.canary("the runtime behind the kubelet's endpoint is found and readable"):
         if node not in _runtimes:
-            has_kubelet = bool(nodeprocesses.processes(host, "kubelet"))
-            kubelet = request.getfixturevalue("kubelet") if has_kubelet else None
-            _runtimes[node] = runtimefacts.find_runtime(host, kubelet)
+            prepared = node_spec.runtime_endpoint and not nodeprocesses.processes(host,
+                                                                                   "kubelet")
+            kubelet = None if prepared else request.getfixturevalue("kubelet")
+            _runtimes[node] = runtimefacts.find_runtime(host, kubelet,
+                                                        node_spec.runtime_endpoint)
         evidence.add("runtime", _runtimes[node].summary())
     return _runtimes[node]
 

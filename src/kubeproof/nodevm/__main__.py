@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+import paramiko
+
 from ..errors import KubeproofError
 from . import image
 from .vm import VARIANTS, NodeVM
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running ({args.variant}) on 127.0.0.1:{vm.port}: {vm.kernel_args()}")
         elif args.command == "flags":
             print(shlex.join(vm.pytest_options()))
-    except KubeproofError as error:
+    except (KubeproofError, OSError, paramiko.SSHException) as error:
         print(f"kubeproof: {error}", file=sys.stderr)
         return 2
     return 0

@@ -3,6 +3,7 @@ hash of everything the build reads."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -37,6 +38,7 @@ def directory() -> Path:
 
 
 def is_built(where: Path) -> bool:
+    """Whether every file of a complete build is there."""
     return all((where / name).is_file() for name in FILES)
 
 
@@ -46,15 +48,24 @@ def manifest(where: Path) -> dict:
 
 
 def ensure(say=print) -> Path:
-    """The built image's directory, building it first on a cache miss (about 10 min)."""
+    """The built image's directory, building it first on a cache miss (about 3 min)."""
     where = directory()
     if is_built(where):
         return where
     if not (PROVISION / "build.sh").is_file():
         raise KubeproofError(f"{PROVISION}/build.sh is missing: run from a kubeproof checkout")
-    log = where.with_suffix(".log")
     where.parent.mkdir(parents=True, exist_ok=True)
-    say(f"node VM image {where.name}: building from Debian packages (about 10 min; log {log})")
+    with (where.parent / ".build-lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; a waiting one finds it built
+        if not is_built(where):
+            _build(where, say)
+    return where
+
+
+def _build(where: Path, say) -> None:
+    """Run build.sh into where, then remove the images and logs of earlier keys."""
+    log = where.with_suffix(".log")
+    say(f"node VM image {where.name}: building from Debian packages (about 3 min; log {log})")
     start = time.monotonic()
     with log.open("w") as out:
         result = subprocess.run([str(PROVISION / "build.sh"), str(where)], stdout=out,
@@ -67,8 +78,8 @@ def ensure(say=print) -> Path:
     for old in where.parent.iterdir():  # images of earlier keys: about 1.5 GB each
         if old.is_dir() and old.name != where.name and not old.name.endswith(".tmp"):
             shutil.rmtree(old)
+            old.with_suffix(".log").unlink(missing_ok=True)
             say(f"node VM image {old.name}: removed (an earlier build)")
-    return where
 
 
 if __name__ == "__main__":

@@ -115,6 +115,7 @@ class NodeVM:
     # -- state -----------------------------------------------------------------------------
 
     def is_running(self) -> bool:
+        """Whether this variant's QEMU runs, booted by `up` (its image recorded)."""
         return self.processes.pid("qemu") is not None and self.run.image_file.is_file()
 
     @property
@@ -143,6 +144,7 @@ class NodeVM:
         if self.is_running():
             raise KubeproofError(f"the node VM ({self.variant}) is already running on "
                                  f"127.0.0.1:{self.port}: python -m kubeproof.nodevm down first")
+        self.down()  # a QEMU an interrupted `up` left, and its stale state
         where = image.ensure(say)
         self.run.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         pub = (where / "ssh_host_ed25519_key.pub").read_text().split()
@@ -154,10 +156,10 @@ class NodeVM:
         say(f"node VM ({self.variant}): booting image {where.name} under QEMU TCG "
             f"(budget {BOOT_BUDGET:.0f} s); console {console}")
         start = time.monotonic()
-        self.processes.start("qemu", qemu_argv(where, self.run, port, args))
         self.run.port_file.write_text(str(port))
         self.run.image_file.write_text(str(where))
         try:
+            self.processes.start("qemu", qemu_argv(where, self.run, port, args))
             self._wait_ready(where, port, start, say)
         except BaseException:
             self.down()
@@ -196,7 +198,12 @@ class NodeVM:
             raise KubeproofError(f"the node VM offers host key {key.fingerprint}, not the "
                                  f"image's {fingerprint}: do not connect")
         left = max(10.0, deadline - time.monotonic())
-        state = self.sudo("systemctl is-system-running --wait", timeout=left)[1].strip()
+        try:
+            state = self.sudo("systemctl is-system-running --wait", timeout=left)[1].strip()
+        except TimeoutError:
+            raise KubeproofError(f"the node VM's systemd did not finish booting within "
+                                 f"{BOOT_BUDGET:.0f} s: python -m kubeproof.nodevm up again, "
+                                 f"or read {console}") from None
         say(f"  {time.monotonic() - start:5.1f} s  systemd: {state}")
         if state != "running":
             failed = self.sudo("systemctl --failed --no-legend --plain")[1].strip()
@@ -235,4 +242,5 @@ class NodeVM:
                 "--ssh-key", str(self.image / "client_ed25519"),
                 "--ssh-known-hosts", str(self.run.known_hosts),
                 "--aide-config", "/etc/kubeproof/aide.conf",
-                "--hids-canary", "/etc/kubeproof/hids-canary"]
+                "--hids-canary", "/etc/kubeproof/hids-canary",
+                "--node-runtime-endpoint", "unix:///run/containerd/containerd.sock"]

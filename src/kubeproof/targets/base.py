@@ -55,6 +55,9 @@ class NodeHost:
     known_hosts: Path | None = None
     # Run host commands through sudo (a non-root login user such as Flatcar's core).
     sudo: bool = False
+    # On a node that runs no kubelet (a host prepared for one), the runtime socket the host
+    # controls judge; None: such a node is an error.
+    runtime_endpoint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -171,8 +171,10 @@ class ExistingTarget(Target):
                 host, port = parse_ssh_host(value)
                 nodes.append(NodeHost(name=host, spec=f"paramiko://{user}@{host}:{port}",
                                       ssh_identity_file=key, known_hosts=known,
-                                      sudo=user != "root"))
-        elif opt("ssh_key") or opt("ssh_user") or opt("ssh_known_hosts"):
+                                      sudo=user != "root",
+                                      runtime_endpoint=opt("node_runtime_endpoint")))
+        elif (opt("ssh_key") or opt("ssh_user") or opt("ssh_known_hosts")
+              or opt("node_runtime_endpoint")):
             raise KubeproofError("SSH options need at least one --ssh-host HOST[:PORT]")
         node_pods = opt("node_access") == "pod"
         if node_pods and nodes:
