@@ -47,13 +47,14 @@ class Runtime:
 
 def kubelet_endpoint(kubelet: nodefacts.Kubelet) -> str:
     """The runtime socket the kubelet talks to."""
-    return _path((kubelet.flags.get("container-runtime-endpoint")
-                  or kubelet.config.get("containerRuntimeEndpoint")
-                  or DEFAULT_ENDPOINT).removeprefix("unix://"))
+    return _path(kubelet.flags.get("container-runtime-endpoint")
+                 or kubelet.config.get("containerRuntimeEndpoint") or DEFAULT_ENDPOINT)
 
 
 def _path(socket: str) -> str:
-    """A socket path with /var/run spelt /run (one is a link to the other)."""
+    """A socket path or unix:// endpoint as a path, /var/run spelt /run (one is a link to the
+    other)."""
+    socket = socket.removeprefix("unix://")
     return "/run/" + socket[len("/var/run/"):] if socket.startswith("/var/run/") else socket
 
 
@@ -108,8 +109,7 @@ def find_runtime(host, kubelet: nodefacts.Kubelet | None, prepared: str | None =
     """The runtime behind the kubelet's endpoint, or without a kubelet (a host prepared for
     one) the one at the endpoint prepared (Inconclusive when it is not found or is one this
     suite does not read yet)."""
-    endpoint = kubelet_endpoint(kubelet) if kubelet else _path(
-        (prepared or "").removeprefix("unix://"))
+    endpoint = kubelet_endpoint(kubelet) if kubelet else _path(prepared or "")
     if "dockershim" in endpoint or "cri-dockerd" in endpoint:
         return _docker(host, endpoint)
     seen: list = []
