@@ -170,7 +170,7 @@ def test_node_pods_give_host_checks_the_verdicts_local_access_gives(local_cluste
     assert len(host_checks) >= 20, f"host checks did not run through node pods: {host_checks}"
     # The API shows no static pods here (the components are host processes): the flag checks
     # read the components' command lines through the node pods.
-    flag_checks = [n for n in both if "test_component_tls_flag[" in n]
+    flag_checks = [n for n in both if "test_component_flag[" in n]
     from_processes = [n for n in flag_checks if "flags read from: process " in
                       by_pods.evidence_of(n)]
     assert len(flag_checks) >= 20 and from_processes == flag_checks, (

@@ -158,6 +158,23 @@ CONTROLS: tuple[Control, ...] = (
        "exempt no username, no runtime class and no application namespace in the PodSecurity "
        "plugin's configuration (`--admission-control-config-file`).",
        seed=True),
+    _c("cis.api-server", (1, 2, 3), "config",
+       "The API server's flags meet the CIS Benchmark's section 1.2",
+       "Start kube-apiserver with the flags each failing recommendation names (its evidence "
+       "gives the flag, the value seen and the value wanted).", refs=("CIS 1.2",)),
+    _c("cis.controller-manager", (1, 2), "config",
+       "The controller manager's flags meet the CIS Benchmark's section 1.3",
+       "Start kube-controller-manager with --profiling=false, --use-service-account-"
+       "credentials=true, --service-account-private-key-file, --root-ca-file and "
+       "--bind-address=127.0.0.1.", refs=("CIS 1.3",)),
+    _c("cis.scheduler", 1, "config",
+       "The scheduler's flags meet the CIS Benchmark's section 1.4",
+       "Start kube-scheduler with --profiling=false and --bind-address=127.0.0.1.",
+       refs=("CIS 1.4",)),
+    _c("cis.etcd", (1, 4), "config",
+       "etcd makes no self-signed certificates for clients or peers",
+       "Remove --auto-tls and --peer-auto-tls (or set them to false) and give etcd CA-issued "
+       "certificates.", refs=("CIS 2",)),
     # Workloads
     _c("seccomp.keyctl-denied", 6, "probe",
        "A pod under the runtime's default seccomp profile cannot use keyctl",

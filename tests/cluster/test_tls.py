@@ -213,60 +213,6 @@ def test_api_server_node_serves_no_plaintext_http(known_flags, api_server, node_
                          f"plaintext GET /version on the legacy insecure port ({origin})", origin)
 
 
-# (component, flag, expectation): "set" = non-empty, "true", or "https" = every URL https://
-COMPONENT_TLS = [
-    ("kube-apiserver", "tls-cert-file", "set"),
-    ("kube-apiserver", "tls-private-key-file", "set"),
-    ("kube-apiserver", "client-ca-file", "set"),
-    ("kube-apiserver", "etcd-servers", "https"),
-    ("kube-apiserver", "etcd-cafile", "set"),
-    ("kube-apiserver", "etcd-certfile", "set"),
-    ("kube-apiserver", "etcd-keyfile", "set"),
-    ("kube-apiserver", "kubelet-client-certificate", "set"),
-    ("kube-apiserver", "kubelet-client-key", "set"),
-    ("kube-apiserver", "kubelet-certificate-authority", "set"),
-    ("etcd", "listen-client-urls", "https"),
-    ("etcd", "cert-file", "set"),
-    ("etcd", "key-file", "set"),
-    ("etcd", "trusted-ca-file", "set"),
-    ("etcd", "client-cert-auth", "true"),
-    ("etcd", "listen-peer-urls", "https"),
-    ("etcd", "peer-cert-file", "set"),
-    ("etcd", "peer-key-file", "set"),
-    ("etcd", "peer-trusted-ca-file", "set"),
-    ("etcd", "peer-client-cert-auth", "true"),
-]
-
-
-def _meets(value: str | None, expectation: str) -> bool:
-    if not value:
-        return False
-    if expectation == "true":
-        return value.lower() == "true"
-    if expectation == "https":
-        return all(url.strip().startswith("https://") for url in value.split(","))
-    return True
-
-
-@kubeproof.control("tls.components")
-@pytest.mark.parametrize(("component", "flag", "expectation"), COMPONENT_TLS,
-                         ids=[f"{c}--{f}" for c, f, _ in COMPONENT_TLS])
-def test_component_tls_flag(component_flags, evidence, component, flag, expectation):
-    """etcd and the API server set certificate, key and CA for every hop."""
-    flags = component_flags(component)
-    if component == "etcd" and "config-file" in flags:
-        raise kubeproof.Inconclusive(f"etcd reads --config-file={flags['config-file']} (it "
-                                     f"then ignores its flags): kubeproof reads the config "
-                                     f"file of an etcd host process, not of a static pod's")
-    with evidence.canary(f"{component}'s command line was read"):
-        assert len(flags) > 1, flags
-    value = flags.get(flag)
-    evidence.add(f"{component} --{flag}", value if value is not None else "(absent)")
-    assert _meets(value, expectation), (
-        f"{component} --{flag}={value if value is not None else '(absent)'}: expected "
-        f"{ {'set': 'a file', 'true': 'true', 'https': 'https:// URLs only'}[expectation] }")
-
-
 # (The serving certificate is not a setting to read: a kubelet without one makes itself a
 # self-signed one and reports its file, so test_kubelet_serves_a_cluster_ca_certificate
 # checks the certificate it serves.)

@@ -15,6 +15,7 @@ from mutants.base import Mutant, Step, cluster_role_binding, create_steps, resta
 from mutants.rbac import APP_USER_CANARIES, RBAC
 
 TLS = "tests/cluster/test_tls.py::"
+FLAGS = "tests/cluster/test_component_flags.py::"
 KUBELET = "tests/host/test_kubelet.py::"
 
 
@@ -219,7 +220,8 @@ MUTANTS = (
          "tests/cluster/test_rbac.py::test_api_server_authorization_mode[AlwaysAllow-absent]",
          "tests/cluster/test_rbac.py::test_app_user_cannot_read_pods_in_*",
          "tests/cluster/test_rbac.py::test_app_user_has_nothing_cluster_scoped[*]",
-         "tests/cluster/test_rbac.py::test_app_user_has_no_power_beyond_its_namespace[*]"),
+         "tests/cluster/test_rbac.py::test_app_user_has_no_power_beyond_its_namespace[*]",
+         FLAGS + "test_component_flag[1.2.7-authorization-mode-node]"),
         *restart("kube-apiserver", authorization_mode="AlwaysAllow"),
     ),
     Mutant(
@@ -242,10 +244,52 @@ MUTANTS = (
         "API server serves anonymous requests, and anonymous is cluster-admin",
         ("tests/cluster/test_auth.py::test_anonymous_request_is_refused[*]",
          "tests/cluster/test_rbac.py::test_rbac_is_least_privilege[no-cluster-admin-outside-masters]",
-         "tests/cluster/test_rbac.py::test_rbac_is_least_privilege[no-broad-group-bindings]"),
+         "tests/cluster/test_rbac.py::test_rbac_is_least_privilege[no-broad-group-bindings]",
+         FLAGS + "test_component_flag[1.2.1-anonymous-auth]"),
         *chain(restart("kube-apiserver", anonymous_auth="true"),
                create_steps(cluster_role_binding("kubeproof-mutant-anonymous", "cluster-admin",
                                                  ("Group", "system:unauthenticated")))),
+    ),
+    Mutant(
+        # CIS 1.2's other flags, each weakened; the cluster still serves every probe.
+        "API server below CIS 1.2 (profiling, admission plugins, audit retention, token "
+        "expiry and lookup, CBC ciphers)",
+        tuple(FLAGS + f"test_component_flag[1.2.{n}]" for n in (
+            "3-deny-service-external-ips", "10-no-always-admit", "12-service-account-admission",
+            "13-namespace-lifecycle-admission", "14-node-restriction-admission",
+            "15-profiling", "17-audit-log-maxage", "18-audit-log-maxbackup",
+            "19-audit-log-maxsize", "21-service-account-lookup", "29-strong-ciphers",
+            "30-service-account-extend-token-expiration")),
+        *restart("kube-apiserver", enable_admission_plugins="AlwaysAdmit",
+                 disable_admission_plugins="ServiceAccount,NamespaceLifecycle",
+                 profiling="true", audit_log_maxage="7", audit_log_maxbackup="2",
+                 audit_log_maxsize="50", service_account_lookup="false",
+                 service_account_extend_token_expiration="true",
+                 tls_cipher_suites="TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,"
+                                   "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
+    ),
+    Mutant(
+        "controller manager and scheduler below CIS 1.3 and 1.4 (profiling, shared "
+        "credentials, no GC threshold, signing key or root CA, no server certificate "
+        "rotation, every address)",
+        (*(FLAGS + f"test_component_flag[1.3.{n}]" for n in (
+            "1-terminated-pod-gc-threshold", "2-profiling", "3-use-service-account-credentials",
+            "4-service-account-private-key-file", "5-root-ca-file",
+            "6-rotate-kubelet-server-certificate", "7-bind-address")),
+         FLAGS + "test_component_flag[1.4.1-profiling]",
+         FLAGS + "test_component_flag[1.4.2-bind-address]"),
+        *chain(restart("kube-controller-manager", terminated_pod_gc_threshold=None,
+                       profiling="true", use_service_account_credentials="false",
+                       service_account_private_key_file=None, root_ca_file=None,
+                       feature_gates="RotateKubeletServerCertificate=false",
+                       bind_address="0.0.0.0"),
+               restart("kube-scheduler", profiling="true", bind_address="0.0.0.0")),
+    ),
+    Mutant(
+        "etcd generates self-signed certificates (auto-tls, peer-auto-tls)",
+        (FLAGS + "test_component_flag[2.3-auto-tls]",
+         FLAGS + "test_component_flag[2.6-peer-auto-tls]"),
+        *restart("etcd", auto_tls="true", peer_auto_tls="true"),
     ),
     Mutant(
         "API server accepts TLS 1.0",
@@ -254,8 +298,7 @@ MUTANTS = (
     ),
     Mutant(
         "API server serves its certificate from --cert-dir, not --tls-cert-file",
-        (TLS + "test_component_tls_flag[kube-apiserver--tls-cert-file]",
-         TLS + "test_component_tls_flag[kube-apiserver--tls-private-key-file]"),
+        (FLAGS + "test_component_flag[1.2.24-tls-cert-file-and-key]",),
         *serve_from_cert_dir(),
     ),
     Mutant(
@@ -270,15 +313,18 @@ MUTANTS = (
     ),
     Mutant(
         "API server without audit",
-        ("tests/cluster/test_audit.py::test_audit_is_configured[*]",),
+        ("tests/cluster/test_audit.py::test_audit_is_configured[*]",
+         *(FLAGS + f"test_component_flag[1.2.{n}]" for n in (
+             "16-audit-log-path", "17-audit-log-maxage", "18-audit-log-maxbackup",
+             "19-audit-log-maxsize"))),
         *restart("kube-apiserver", audit_policy_file=None, audit_log_path=None,
                  audit_log_maxage=None, audit_log_maxbackup=None, audit_log_maxsize=None),
     ),
     Mutant(
         "etcd without client certificate auth",
         ("tests/cluster/test_etcd.py::test_etcd_requires_client_certificate",
-         TLS + "test_component_tls_flag[etcd--trusted-ca-file]",
-         TLS + "test_component_tls_flag[etcd--client-cert-auth]"),
+         FLAGS + "test_component_flag[etcd-trusted-ca-file]",
+         FLAGS + "test_component_flag[2.2-client-cert-auth]"),
         # etcd asks for client certificates whenever it has a trusted CA file
         *restart("etcd", client_cert_auth="false", trusted_ca_file=None),
     ),
@@ -297,19 +343,17 @@ MUTANTS = (
         # (certificates, https:// URLs, peers) are hardened: their checks must still pass.
         "etcd from a config file without client certificate auth",
         ("tests/cluster/test_etcd.py::test_etcd_requires_client_certificate",
-         TLS + "test_component_tls_flag[etcd--trusted-ca-file]",
-         TLS + "test_component_tls_flag[etcd--client-cert-auth]"),
+         FLAGS + "test_component_flag[etcd-trusted-ca-file]",
+         FLAGS + "test_component_flag[2.2-client-cert-auth]"),
         *etcd_config_file(client_cert_auth="false", trusted_ca_file=None),
     ),
     Mutant(
         "etcd and the API server talk plain HTTP",
-        (TLS + "test_component_tls_flag[etcd--listen-client-urls]",
-         TLS + "test_component_tls_flag[etcd--cert-file]",
-         TLS + "test_component_tls_flag[etcd--key-file]",
-         TLS + "test_component_tls_flag[kube-apiserver--etcd-servers]",
-         TLS + "test_component_tls_flag[kube-apiserver--etcd-cafile]",
-         TLS + "test_component_tls_flag[kube-apiserver--etcd-certfile]",
-         TLS + "test_component_tls_flag[kube-apiserver--etcd-keyfile]"),
+        (FLAGS + "test_component_flag[etcd-listen-client-urls]",
+         FLAGS + "test_component_flag[2.1-cert-file-and-key-file]",
+         FLAGS + "test_component_flag[kube-apiserver-etcd-servers]",
+         FLAGS + "test_component_flag[1.2.26-etcd-cafile]",
+         FLAGS + "test_component_flag[1.2.23-etcd-certfile-and-keyfile]"),
         *restart_two("etcd", {"listen-client-urls": "http://127.0.0.1:2379",
                               "advertise-client-urls": "http://127.0.0.1:2379",
                               "cert-file": None, "key-file": None, "trusted-ca-file": None,
@@ -323,8 +367,10 @@ MUTANTS = (
     ),
     Mutant(
         "etcd peers talk plain HTTP",
-        (TLS + "test_component_tls_flag[etcd--listen-peer-urls]",
-         TLS + "test_component_tls_flag[etcd--peer-*]"),
+        (FLAGS + "test_component_flag[etcd-listen-peer-urls]",
+         FLAGS + "test_component_flag[2.4-peer-cert-file-and-key-file]",
+         FLAGS + "test_component_flag[etcd-peer-trusted-ca-file]",
+         FLAGS + "test_component_flag[2.5-peer-client-cert-auth]"),
         *restart("etcd", listen_peer_urls="http://127.0.0.1:2380",
                  initial_advertise_peer_urls="http://127.0.0.1:2380",
                  initial_cluster="kubeproof-node=http://127.0.0.1:2380",
@@ -333,7 +379,7 @@ MUTANTS = (
     ),
     Mutant(
         "API server does not verify the kubelet's certificate, which is self-signed",
-        (TLS + "test_component_tls_flag[kube-apiserver--kubelet-certificate-authority]",
+        (FLAGS + "test_component_flag[1.2.5-kubelet-certificate-authority]",
          TLS + "test_kubelet_serves_a_cluster_ca_certificate"),
         *chain(restart("kube-apiserver", kubelet_certificate_authority=None),
                kubelet_config(tlsCertFile=None, tlsPrivateKeyFile=None)),
@@ -341,7 +387,7 @@ MUTANTS = (
     Mutant(
         "kubelet open (anonymous allowed, AlwaysAllow, no client CA, no certificate rotation), "
         "and the API server calls it without a client certificate",
-        (TLS + "test_component_tls_flag[kube-apiserver--kubelet-client-*]",
+        (FLAGS + "test_component_flag[1.2.4-kubelet-client-certificate-and-key]",
          KUBELET + "test_kubelet_setting_is_hardened[*-anonymous-auth]",
          KUBELET + "test_kubelet_setting_is_hardened[*-authorization-mode]",
          KUBELET + "test_kubelet_setting_is_hardened[*-rotate-certificates]",

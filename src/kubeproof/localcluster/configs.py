@@ -236,6 +236,11 @@ def cni_config() -> dict:
 
 # etcd's health and metrics, plain HTTP on loopback only (readiness checks use it).
 ETCD_METRICS_URL = "http://127.0.0.1:2381"
+# The API server's TLS 1.2 suites (CIS 1.2.29): ECDHE with AES-GCM or ChaCha20-Poly1305 only.
+STRONG_TLS12_CIPHERS = ",".join(
+    f"TLS_ECDHE_{key}_WITH_{cipher}" for key in ("ECDSA", "RSA")
+    for cipher in ("AES_128_GCM_SHA256", "AES_256_GCM_SHA384", "CHACHA20_POLY1305_SHA256"))
+
 
 def component_flags(layout: Layout, bins: dict[str, Path]) -> dict[str, dict[str, str]]:
     """Every component's command-line flags, as {component: {flag: value}}, hardened."""
@@ -270,7 +275,7 @@ def component_flags(layout: Layout, bins: dict[str, Path]) -> dict[str, dict[str
             "anonymous-auth": "false",
             "authentication-config": str(cfg / "authentication.yaml"),
             "authorization-mode": "Node,RBAC",
-            "enable-admission-plugins": "NodeRestriction",
+            "enable-admission-plugins": "NodeRestriction,DenyServiceExternalIPs",
             "client-ca-file": str(pki / "ca.crt"),
             "tls-cert-file": str(pki / "apiserver.crt"),
             "tls-private-key-file": str(pki / "apiserver.key"),
@@ -290,10 +295,12 @@ def component_flags(layout: Layout, bins: dict[str, Path]) -> dict[str, dict[str
             "encryption-provider-config": str(cfg / "encryption.yaml"),
             "audit-policy-file": str(cfg / "audit-policy.yaml"),
             "audit-log-path": str(layout.logs / "audit.log"),
-            "audit-log-maxage": "7",
-            "audit-log-maxbackup": "2",
-            "audit-log-maxsize": "50",
+            "audit-log-maxage": "30",
+            "audit-log-maxbackup": "10",
+            "audit-log-maxsize": "100",
             "profiling": "false",
+            "service-account-extend-token-expiration": "false",
+            "tls-cipher-suites": STRONG_TLS12_CIPHERS,
             "event-ttl": "30m",
         },
         "kube-controller-manager": {
@@ -307,6 +314,7 @@ def component_flags(layout: Layout, bins: dict[str, Path]) -> dict[str, dict[str
             "root-ca-file": str(pki / "ca.crt"),
             "service-account-private-key-file": str(pki / "sa.key"),
             "use-service-account-credentials": "true",
+            "terminated-pod-gc-threshold": "500",
             "allocate-node-cidrs": "true",
             "cluster-cidr": L.CLUSTER_CIDR,
             "node-cidr-mask-size": "24",

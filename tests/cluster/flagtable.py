@@ -1,0 +1,143 @@
+"""The table of control-plane flag checks (schema: kubeproof.flagchecks), with their CIS
+Kubernetes Benchmark v1.12 ids: the TLS flags of every hop (tls.components) and the
+recommendations of CIS sections 1.2 (API server), 1.3 (controller manager), 1.4 (scheduler)
+and 2 (etcd) that a flag answers. Defaults are the upstream ones of Kubernetes 1.35 and
+etcd 3.6."""
+
+from __future__ import annotations
+
+from kubeproof.flagchecks import FlagCheck, Rule
+
+API, CM, SCHED, ETCD = "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"
+SET, HTTPS, TRUE = Rule("set"), Rule("https"), Rule("eq", "true")
+OFF_BY_DEFAULT_FALSE = Rule("eq", "false", default="false")  # etcd's auto-tls flags
+# CIS 1.2.29's strong suites (TLS 1.2; TLS 1.3's suites are not configurable in Go).
+STRONG_CIPHERS = ",".join((
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"))
+
+
+def _f(cis, name, control, component, flags, rule, remediation) -> FlagCheck:
+    flags = (flags,) if isinstance(flags, str) else tuple(flags)
+    return FlagCheck(cis, name, control, component, flags, rule, remediation)
+
+
+# fmt: off
+FLAG_CHECKS: tuple[FlagCheck, ...] = (
+    # Certificates, keys and CAs of every hop (checklist item 1).
+    _f("1.2.24", "tls-cert-file-and-key", "tls.components", API,
+       ("tls-cert-file", "tls-private-key-file"), SET,
+       "Serve the API server with --tls-cert-file and --tls-private-key-file."),
+    _f("1.2.25", "client-ca-file", "tls.components", API, "client-ca-file", SET,
+       "Set --client-ca-file to the cluster CA."),
+    _f("", "etcd-servers", "tls.components", API, "etcd-servers", HTTPS,
+       "Point --etcd-servers at https:// URLs only."),
+    _f("1.2.26", "etcd-cafile", "tls.components", API, "etcd-cafile", SET,
+       "Set --etcd-cafile to etcd's CA."),
+    _f("1.2.23", "etcd-certfile-and-keyfile", "tls.components", API,
+       ("etcd-certfile", "etcd-keyfile"), SET,
+       "Set --etcd-certfile and --etcd-keyfile to the API server's etcd client pair."),
+    _f("1.2.4", "kubelet-client-certificate-and-key", "tls.components", API,
+       ("kubelet-client-certificate", "kubelet-client-key"), SET,
+       "Set --kubelet-client-certificate and --kubelet-client-key."),
+    _f("1.2.5", "kubelet-certificate-authority", "tls.components", API,
+       "kubelet-certificate-authority", SET,
+       "Set --kubelet-certificate-authority to the CA of the kubelets' serving certificates."),
+    _f("", "listen-client-urls", "tls.components", ETCD, "listen-client-urls", HTTPS,
+       "Listen for etcd clients on https:// URLs only."),
+    _f("2.1", "cert-file-and-key-file", "tls.components", ETCD, ("cert-file", "key-file"),
+       SET, "Start etcd with --cert-file and --key-file."),
+    _f("", "trusted-ca-file", "tls.components", ETCD, "trusted-ca-file", SET,
+       "Start etcd with --trusted-ca-file (its own CA, not the cluster's)."),
+    _f("2.2", "client-cert-auth", "tls.components", ETCD, "client-cert-auth", TRUE,
+       "Start etcd with --client-cert-auth=true."),
+    _f("", "listen-peer-urls", "tls.components", ETCD, "listen-peer-urls", HTTPS,
+       "Listen for etcd peers on https:// URLs only."),
+    _f("2.4", "peer-cert-file-and-key-file", "tls.components", ETCD,
+       ("peer-cert-file", "peer-key-file"), SET,
+       "Start etcd with --peer-cert-file and --peer-key-file."),
+    _f("", "peer-trusted-ca-file", "tls.components", ETCD, "peer-trusted-ca-file", SET,
+       "Start etcd with --peer-trusted-ca-file."),
+    _f("2.5", "peer-client-cert-auth", "tls.components", ETCD, "peer-client-cert-auth", TRUE,
+       "Start etcd with --peer-client-cert-auth=true."),
+    # CIS 2: etcd
+    _f("2.3", "auto-tls", "cis.etcd", ETCD, "auto-tls", OFF_BY_DEFAULT_FALSE,
+       "Remove --auto-tls (or set it to false): clients must see the CA-issued certificate."),
+    _f("2.6", "peer-auto-tls", "cis.etcd", ETCD, "peer-auto-tls", OFF_BY_DEFAULT_FALSE,
+       "Remove --peer-auto-tls (or set it to false)."),
+    # CIS 1.2: API server
+    _f("1.2.1", "anonymous-auth", "cis.api-server", API, "anonymous-auth",
+       Rule("eq", "false", default="true"), "Start kube-apiserver with --anonymous-auth=false."),
+    _f("1.2.3", "deny-service-external-ips", "cis.api-server", API, "enable-admission-plugins",
+       Rule("has", "DenyServiceExternalIPs"),
+       "Add DenyServiceExternalIPs to --enable-admission-plugins."),
+    _f("1.2.7", "authorization-mode-node", "cis.api-server", API, "authorization-mode",
+       Rule("has", "Node", default="AlwaysAllow"),
+       "Start kube-apiserver with --authorization-mode=Node,RBAC."),
+    _f("1.2.10", "no-always-admit", "cis.api-server", API, "enable-admission-plugins",
+       Rule("lacks", "AlwaysAdmit", default=""),
+       "Remove AlwaysAdmit from --enable-admission-plugins."),
+    _f("1.2.12", "service-account-admission", "cis.api-server", API,
+       "disable-admission-plugins", Rule("lacks", "ServiceAccount", default=""),
+       "Remove ServiceAccount from --disable-admission-plugins."),
+    _f("1.2.13", "namespace-lifecycle-admission", "cis.api-server", API,
+       "disable-admission-plugins", Rule("lacks", "NamespaceLifecycle", default=""),
+       "Remove NamespaceLifecycle from --disable-admission-plugins."),
+    _f("1.2.14", "node-restriction-admission", "cis.api-server", API,
+       "enable-admission-plugins", Rule("has", "NodeRestriction"),
+       "Add NodeRestriction to --enable-admission-plugins (with --authorization-mode Node)."),
+    _f("1.2.15", "profiling", "cis.api-server", API, "profiling",
+       Rule("eq", "false", default="true"), "Start kube-apiserver with --profiling=false."),
+    _f("1.2.16", "audit-log-path", "cis.api-server", API, "audit-log-path", SET,
+       "Set --audit-log-path to a file kept with the node's logs."),
+    _f("1.2.17", "audit-log-maxage", "cis.api-server", API, "audit-log-maxage",
+       Rule("gte", "30"), "Set --audit-log-maxage=30 (days) or more."),
+    _f("1.2.18", "audit-log-maxbackup", "cis.api-server", API, "audit-log-maxbackup",
+       Rule("gte", "10"), "Set --audit-log-maxbackup=10 or more."),
+    _f("1.2.19", "audit-log-maxsize", "cis.api-server", API, "audit-log-maxsize",
+       Rule("gte", "100"), "Set --audit-log-maxsize=100 (MB) or more."),
+    _f("1.2.21", "service-account-lookup", "cis.api-server", API, "service-account-lookup",
+       Rule("eq", "true", default="true"),
+       "Remove --service-account-lookup=false: deleted service accounts' tokens must fail."),
+    _f("1.2.22", "service-account-key-file", "cis.api-server", API,
+       "service-account-key-file", SET,
+       "Set --service-account-key-file to the public key of the token signing key."),
+    _f("1.2.29", "strong-ciphers", "cis.api-server", API, "tls-cipher-suites",
+       Rule("within", STRONG_CIPHERS),
+       "Set --tls-cipher-suites to ECDHE suites with AES-GCM or ChaCha20-Poly1305 only (Go's "
+       "default list also offers CBC suites)."),
+    _f("1.2.30", "service-account-extend-token-expiration", "cis.api-server", API,
+       "service-account-extend-token-expiration", Rule("eq", "false", default="true"),
+       "Start kube-apiserver with --service-account-extend-token-expiration=false."),
+    # CIS 1.3: controller manager
+    _f("1.3.1", "terminated-pod-gc-threshold", "cis.controller-manager", CM,
+       "terminated-pod-gc-threshold", SET,
+       "Set --terminated-pod-gc-threshold (for example 10)."),
+    _f("1.3.2", "profiling", "cis.controller-manager", CM, "profiling",
+       Rule("eq", "false", default="true"),
+       "Start kube-controller-manager with --profiling=false."),
+    _f("1.3.3", "use-service-account-credentials", "cis.controller-manager", CM,
+       "use-service-account-credentials", Rule("eq", "true", default="false"),
+       "Start kube-controller-manager with --use-service-account-credentials=true."),
+    _f("1.3.4", "service-account-private-key-file", "cis.controller-manager", CM,
+       "service-account-private-key-file", SET,
+       "Set --service-account-private-key-file to the token signing key."),
+    _f("1.3.5", "root-ca-file", "cis.controller-manager", CM, "root-ca-file", SET,
+       "Set --root-ca-file to the cluster CA."),
+    _f("1.3.6", "rotate-kubelet-server-certificate", "cis.controller-manager", CM,
+       "feature-gates", Rule("lacks", "RotateKubeletServerCertificate=false", default=""),
+       "Remove RotateKubeletServerCertificate=false from --feature-gates."),
+    _f("1.3.7", "bind-address", "cis.controller-manager", CM, "bind-address",
+       Rule("eq", "127.0.0.1", default="0.0.0.0"),
+       "Start kube-controller-manager with --bind-address=127.0.0.1."),
+    # CIS 1.4: scheduler
+    _f("1.4.1", "profiling", "cis.scheduler", SCHED, "profiling",
+       Rule("eq", "false", default="true"), "Start kube-scheduler with --profiling=false."),
+    _f("1.4.2", "bind-address", "cis.scheduler", SCHED, "bind-address",
+       Rule("eq", "127.0.0.1", default="0.0.0.0"),
+       "Start kube-scheduler with --bind-address=127.0.0.1."),
+)
+# fmt: on

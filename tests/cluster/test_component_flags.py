@@ -1,0 +1,31 @@
+"""Control-plane flag checks, one test per row of the flag table (flagtable.py): each reads
+the component's command line where the target shows it and judges it by the row's rule."""
+
+from __future__ import annotations
+
+import pytest
+from flagtable import FLAG_CHECKS
+
+import kubeproof
+from kubeproof.flagchecks import FlagCheck
+
+
+def _param(check: FlagCheck):
+    return pytest.param(check, id=check.id, marks=kubeproof.control(check.control))
+
+
+@pytest.mark.parametrize("check", [_param(c) for c in FLAG_CHECKS])
+def test_component_flag(component_flags, evidence, check: FlagCheck):
+    """A control-plane component's flags meet the row's rule (an absent flag is judged on the
+    component's default, which the evidence names)."""
+    flags = component_flags(check.component)
+    if check.component == "etcd" and "config-file" in flags:
+        raise kubeproof.Inconclusive(f"etcd reads --config-file={flags['config-file']} (it "
+                                     f"then ignores its flags): kubeproof reads the config "
+                                     f"file of an etcd host process, not of a static pod's")
+    with evidence.canary(f"{check.component}'s command line was read"):
+        assert len(flags) > 1, flags
+    ok, seen = check.judge(flags)
+    evidence.add(f"{check.component} {' '.join('--' + f for f in check.flags)}", seen)
+    assert ok, (f"{check.component} {seen}: expected {check.rule.expected()}. "
+                f"{check.remediation}")
