@@ -101,3 +101,17 @@ def test_every_passing_check_is_proven_or_listed(hardened_run):
 if __name__ == "__main__":
     proof.PROVEN_FILE.write_text(HEADER + "\n".join(flipped(collected())) + "\n")
     print(f"wrote {proof.PROVEN_FILE}: {len(proof.proven_checks.__wrapped__())} checks")
+
+
+def test_cis_mapping_names_collected_tests():
+    """Every pattern of the CIS coverage mapping names a test the suite collects, and every
+    CIS id a parametrization starts with is one of the benchmark's."""
+    from kubeproof import cis
+
+    ids = collected()
+    dead = [f"{rec}: {p}" for rec, patterns in cis.ANSWERED_BY.items() for p in patterns
+            if not matching([p], ids)]
+    assert not dead, "CIS mapping patterns that match no test:\n" + "\n".join(dead)
+    known = {r.id for r in cis.recommendations()}
+    unknown = [n for n in ids for i in cis.ids_of(n) if i not in known]
+    assert not unknown, f"tests carrying an id the benchmark does not have: {unknown}"

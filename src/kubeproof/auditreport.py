@@ -361,13 +361,37 @@ class _Report:
                 f"<table><tr><th>control</th><th>title</th><th>item</th></tr>{rows}</table>"
                 "</section>")
 
+    def cis_coverage(self) -> str:
+        """The CIS Benchmark coverage table: each recommendation, its verdict from the tests
+        that answer it, or why it has none."""
+        coverage = self.doc.get("cis")
+        if not coverage:
+            return ""
+        rows = ""
+        for rec in coverage["recommendations"]:
+            tested = rec["verdict"] != "no test"
+            verdict = _badge(rec["verdict"]) if tested else "no test"
+            note = (f"{len(rec['tests'])} check{'s' if len(rec['tests']) != 1 else ''}"
+                    if tested else rec["reason"])
+            rows += (f"<tr><td>{escape(rec['id'])}</td><td>{escape(rec['title'])}</td>"
+                     f"<td>{escape(rec['assessment'])}</td><td>{verdict}</td>"
+                     f"<td>{escape(note)}</td></tr>")
+        answered = sum(r["verdict"] != "no test" for r in coverage["recommendations"])
+        return (f'<section class="summary" id="audit-cis"><h2>{escape(coverage["benchmark"])}'
+                f"</h2><p class=\"muted\">{answered} of {len(coverage['recommendations'])} "
+                "recommendations answered by this run's checks (the checks are on the "
+                "controls' pages).</p><table><tr><th>id</th><th>recommendation</th>"
+                "<th>assessment</th><th>verdict</th><th>checks, or why none</th></tr>"
+                f"{rows}</table></section>")
+
     def render(self) -> str:
         ran = [c for c in self.doc["controls"] if c["verdict"] != "not run"]
         title = f"kubeproof assessment {self.doc.get('run_id', '')}"
         return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
                 f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
                 + self.cover() + self.summary() + self.changes() + self.waiver_table()
-                + "".join(self.control(c) for c in ran) + self.not_run() + "</body></html>\n")
+                + "".join(self.control(c) for c in ran) + self.not_run() + self.cis_coverage()
+                + "</body></html>\n")
 
 
 def render(doc: dict[str, Any]) -> str:

@@ -285,6 +285,8 @@ def marker_descriptions() -> dict[str, str]:
     }
     for area in AREAS:
         marks[area] = f"controls of the {area} area"
+    marks["cis"] = ("the cis area's controls, and every test that answers a CIS Kubernetes "
+                    "Benchmark recommendation")
     for item, text in CHECKLIST.items():
         marks[f"item{item}"] = f"controls proving checklist item {item}: {text}"
     return marks

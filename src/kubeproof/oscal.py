@@ -81,6 +81,7 @@ class _Builder:
             "subjects": [{"subject-uuid": self.subject, "type": "inventory-item"}],
             "collected": self.meta["finished"],
         }
+        obs["props"] += [_prop("reference", f"CIS {cis_id}") for cis_id in test.cis]
         if test.waiver is not None:
             obs["props"].append(_prop("waiver", f"#{test.waiver}"))
         if test.evidence:
@@ -106,7 +107,8 @@ class _Builder:
                                      for t in tests],
             "remarks": "\n\n".join(remarks),
         }
-        for ref in control.references:
+        answered = [f"CIS {i}" for t in tests for i in t.cis]
+        for ref in dict.fromkeys([*control.references, *answered]):
             finding["props"].append(_prop("reference", ref))
         return finding
 

@@ -14,6 +14,7 @@ from kubeproof import (
     __version__,
     auditreport,
     catalogue,
+    cis,
     compare,
     fixtures,
     hdf,
@@ -166,6 +167,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.stash[fixtures.CONTROL] = control
         for name in control.markers:
             item.add_marker(name)
+        if cis.ids_of(item.nodeid) and "cis" not in control.markers:
+            item.add_marker("cis")  # -m cis: every test that answers a CIS recommendation
         item.user_properties.extend(reporting.control_properties(control))
         item.user_properties.append((reporting.PREFIX + "check", reporting.check_of(item)))
         item.user_properties.append((reporting.PREFIX + "proven",

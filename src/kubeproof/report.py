@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from kubeproof import catalogue, proof
+from kubeproof import catalogue, cis, proof
 from kubeproof.catalogue import Control
 from kubeproof.redact import redact, redact_text
 from kubeproof.verdicts import Verdict, control_verdict
@@ -90,6 +90,8 @@ class TestResult:
     # Whether a mutant of the local reference cluster or the node VM has made this very test
     # fail (proof.py).
     proven: bool = False
+    # The CIS Kubernetes Benchmark recommendations this test answers (cis.py).
+    cis: list[str] = field(default_factory=list)
 
 
 class Results:
@@ -117,7 +119,8 @@ class Results:
                                 control.area, control.kind, control.remediation,
                                 ", ".join(control.references),
                                 props.get(PREFIX + "check") or control.title,
-                                proven=proof.is_proven(report.nodeid))
+                                proven=proof.is_proven(report.nodeid),
+                                cis=cis.ids_of(report.nodeid))
             self.tests[report.nodeid] = result
         result.duration += report.duration
         result.verdict = props.get(PREFIX + "verdict", result.verdict)
@@ -206,6 +209,8 @@ class Results:
                 "proof": self.proof(),
             },
             "untested": self.untested(),
+            "cis": {"benchmark": cis.BENCHMARK, "recommendations": cis.coverage(
+                {r.nodeid: r.verdict for r in self.tests.values()})},
             "changes": None,
         })
 

@@ -8,22 +8,15 @@ one component with changed flags through the local cluster's own restart call.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from kubeproof.localcluster import layout as L
+from kubeproof.testids import matches
 from kubeproof.localcluster.cluster import LocalCluster
 
 Step = Callable[[LocalCluster], None]
 NS = L.APP_NAMESPACE
-
-
-def matches(pattern: str, nodeid: str) -> bool:
-    """Whether a test id matches a pattern in which only `*` is a wildcard (brackets are
-    literal, so `test_x[get]` names that one parametrization)."""
-    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
-    return re.fullmatch(regex, nodeid) is not None
 
 
 def matching(patterns: Iterable[str], nodeids: Iterable[str]) -> list[str]:

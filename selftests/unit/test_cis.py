@@ -1,0 +1,73 @@
+"""The CIS coverage table (kubeproof.cis) and the flag table's rules (kubeproof.flagchecks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproof import cis
+from kubeproof.flagchecks import FlagCheck, Rule
+
+FLAG = "tests/cluster/test_component_flags.py::test_component_flag"
+
+
+def test_the_benchmark_has_its_131_recommendations_65_automated():
+    recs = cis.recommendations()
+    assert len(recs) == 131 and len({r.id for r in recs}) == 131
+    assert sum(r.automated for r in recs) == 65
+
+
+def test_mappings_name_real_recommendations():
+    ids = {r.id for r in cis.recommendations()}
+    assert set(cis.ANSWERED_BY) <= ids and set(cis.NO_TEST) <= ids
+    assert not set(cis.ANSWERED_BY) & set(cis.NO_TEST), "a reason for a recommendation answered"
+
+
+def test_a_test_answers_the_cis_id_its_parametrization_starts_with():
+    assert cis.ids_of(f"{FLAG}[1.2.17-audit-log-maxage]") == ["1.2.17"]
+    assert cis.ids_of(f"{FLAG}[kube-apiserver-etcd-servers]") == []
+    assert cis.ids_of("tests/host/test_kubelet.py::test_kubelet_setting_is_hardened"
+                      "[n1-anonymous-auth]") == ["4.2.1"]
+
+
+def test_coverage_gives_each_recommendation_its_verdict_or_the_reason():
+    rows = {r["id"]: r for r in cis.coverage({
+        f"{FLAG}[1.2.17-audit-log-maxage]": "fail",
+        "tests/cluster/test_auth.py::test_anonymous_request_is_refused[version]": "pass",
+        f"{FLAG}[1.2.1-anonymous-auth]": "error"})}
+    assert len(rows) == 131
+    assert rows["1.2.17"]["verdict"] == "fail" and rows["1.2.17"]["reason"] == ""
+    assert rows["1.2.1"]["verdict"] == "error" and len(rows["1.2.1"]["tests"]) == 2
+    assert rows["1.2.11"]["verdict"] == "no test" and "AlwaysPullImages" in rows["1.2.11"]["reason"]
+    assert rows["5.1.4"]["reason"] == cis.NOT_YET
+    assert rows["1.2.16"]["assessment"] == "Automated"
+
+
+@pytest.mark.parametrize(("rule", "value", "holds"), [
+    (Rule("set"), "/etc/pki/x.crt", True), (Rule("set"), None, False), (Rule("set"), "", False),
+    (Rule("unset"), None, True), (Rule("unset"), "x", False),
+    (Rule("eq", "false"), "False", True), (Rule("eq", "false"), "true", False),
+    (Rule("gte", "30"), "30", True), (Rule("gte", "30"), "7", False),
+    (Rule("gte", "30"), "30d", False),
+    (Rule("has", "Node"), "Node,RBAC", True), (Rule("has", "Node"), "RBAC,NodeX", False),
+    (Rule("lacks", "AlwaysAdmit"), "", True), (Rule("lacks", "AlwaysAdmit"), "A,AlwaysAdmit", False),
+    (Rule("https"), "https://a:1,https://b:2", True), (Rule("https"), "https://a,http://b", False),
+    (Rule("within", "A,B"), "B", True), (Rule("within", "A,B"), "A,C", False),
+])
+def test_rules(rule, value, holds):
+    assert rule.holds(value) is holds
+
+
+def test_an_absent_flag_is_judged_on_the_default_and_the_evidence_says_so():
+    check = FlagCheck("1.2.15", "profiling", "cis.api-server", "kube-apiserver", ("profiling",),
+                      Rule("eq", "false", default="true"), "fix")
+    assert check.id == "1.2.15-profiling"
+    ok, seen = check.judge({"secure-port": "6443"})
+    assert not ok and seen == {"--profiling": "(absent): default 'true'"}
+    assert check.judge({"profiling": "false"}) == (True, {"--profiling": "false"})
+
+
+def test_every_flag_of_a_row_must_meet_the_rule():
+    check = FlagCheck("1.2.24", "pair", "tls.components", "kube-apiserver",
+                      ("tls-cert-file", "tls-private-key-file"), Rule("set"), "fix")
+    assert not check.judge({"tls-cert-file": "a.crt"})[0]
+    assert check.judge({"tls-cert-file": "a.crt", "tls-private-key-file": "a.key"})[0]
