@@ -49,7 +49,8 @@ def test_coverage_gives_each_recommendation_its_verdict_or_the_reason():
     (Rule("gte", "30"), "30", True), (Rule("gte", "30"), "7", False),
     (Rule("gte", "30"), "30d", False),
     (Rule("has", "Node"), "Node,RBAC", True), (Rule("has", "Node"), "RBAC,NodeX", False),
-    (Rule("lacks", "AlwaysAdmit"), "", True), (Rule("lacks", "AlwaysAdmit"), "A,AlwaysAdmit", False),
+    (Rule("lacks", "AlwaysAdmit"), "", True),
+    (Rule("lacks", "AlwaysAdmit"), "A,AlwaysAdmit", False),
     (Rule("https"), "https://a:1,https://b:2", True), (Rule("https"), "https://a,http://b", False),
     (Rule("within", "A,B"), "B", True), (Rule("within", "A,B"), "A,C", False),
 ])

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from kubeproof.localcluster import layout as L
-from kubeproof.testids import matches
 from kubeproof.localcluster.cluster import LocalCluster
+from kubeproof.testids import matches
 
 Step = Callable[[LocalCluster], None]
 NS = L.APP_NAMESPACE
