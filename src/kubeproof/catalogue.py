@@ -185,7 +185,8 @@ CONTROLS: tuple[Control, ...] = (
        "Label the app namespace `pod-security.kubernetes.io/enforce=restricted` (PSP: bind a "
        "restricted policy to the namespace's service accounts).", seed=True),
     _c("podsecurity.privileged-rejected", 6, "probe",
-       "Privileged, host-namespace and hostPath pods are rejected in the app namespace",
+       "Privileged, host-namespace, hostPath, hostPort and added-capability pods are rejected "
+       "in the app namespace",
        "Enforce the restricted (or baseline) Pod Security level on the app namespace."),
     _c("nonroot.app-runs-as-nonroot", 8, "probe",
        "The app's containers declare and really run as a non-root uid",

@@ -81,7 +81,10 @@ ANSWERED_BY: dict[str, tuple[str, ...]] = {
     "5.2.6": ("tests/workloads/test_workload.py::test_app_containers_declare_no_privilege_"
               "escalation",),
     "5.2.7": ("tests/workloads/test_nonroot.py::test_pod_asking_for_uid_0_is_rejected[*]",),
+    "5.2.8": (_REJECTED + "[NET_RAW]",),
+    "5.2.9": (_REJECTED + "[SYS_ADMIN]",),
     "5.2.11": (_REJECTED + "[hostPath]",),
+    "5.2.12": (_REJECTED + "[hostPort]",),
     "5.3.1": ("tests/egress/test_netpol.py::test_other_namespace_cannot_reach_the_app",
               "tests/egress/test_netpol.py::test_app_namespace_cannot_reach_an_arbitrary_pod"),
     "5.3.2": ("tests/egress/test_netpol.py::test_application_namespaces_have_default_deny[*]",),

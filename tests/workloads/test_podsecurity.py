@@ -24,6 +24,10 @@ VIOLATIONS = {
     "hostIPC": {"pod": {"spec": {"hostIPC": True}}},
     "hostPath": {"pod": {"spec": {"volumes": [{"name": "host", "hostPath": {"path": "/"}}]}},
                  "container": {"volumeMounts": [{"name": "host", "mountPath": "/host"}]}},
+    "hostPort": {"container": {"ports": [{"containerPort": 8080, "hostPort": 8080}]}},
+    # Added capabilities: NET_RAW (CIS 5.2.8), and one no level allows (5.2.9).
+    "NET_RAW": {"container": {"securityContext": {"capabilities": {"add": ["NET_RAW"]}}}},
+    "SYS_ADMIN": {"container": {"securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}},
 }
 
 
@@ -70,9 +74,10 @@ def test_app_namespace_admits_pods_under_the_restricted_policy(admin_api, pod_se
 @pytest.mark.parametrize("violation", list(VIOLATIONS))
 def test_privileged_and_host_pods_are_rejected(pod_security, app_admission,
                                                compliant_admission, evidence, violation):
-    """Privileged, host-namespace and hostPath pods are rejected in the app namespace."""
+    """Privileged, host-namespace, hostPath, hostPort and added-capability pods are rejected
+    in the app namespace."""
     evidence.add("pod security mechanism", pod_security.describe())
-    manifest = app_admission.manifest(f"kp-{violation.lower()}", ["true"],
+    manifest = app_admission.manifest(f"kp-{violation.lower().replace('_', '-')}", ["true"],
                                       **VIOLATIONS[violation])
     admission = app_admission.admit(manifest)
     pod_security.expect_rejected(evidence, f"{violation} pod in {app_admission.namespace}",
