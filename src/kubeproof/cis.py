@@ -115,10 +115,10 @@ NO_TEST: dict[str, str] = {
     "5.4.2": "no test: a judgement on the secret store, not a setting (Manual)",
     "5.6.1": "no test: a judgement on how namespaces divide the workloads (Manual)",
 }
-for _n in range(1, 9):
-    NO_TEST[f"1.1.{_n}"] = ("not checked yet: static pod manifest files; the local cluster "
-                            "runs its components as processes (no manifests), so this would "
-                            "be a skip there")
+NO_TEST.update(dict.fromkeys(
+    (f"1.1.{n}" for n in range(1, 9)),
+    "not checked yet: static pod manifest files; the local cluster runs its components as "
+    "processes (no manifests), so this would be a skip there"))
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,12 @@ class Rule:
 
     def expected(self) -> str:
         """The rule in words, for a failure message."""
-        words = {"set": "set (a file or value)", "unset": "not set",
+        return {"set": "set (a file or value)", "unset": "not set",
                  "eq": f"= {self.value}", "gte": f">= {self.value}",
                  "has": f"a list that includes {self.value}",
                  "lacks": f"a list without {self.value}",
                  "https": "https:// URLs only",
-                 "within": f"only items of {self.value}"}[self.op]
-        return words
+                "within": f"only items of {self.value}"}[self.op]
 
     def holds(self, value: str | None) -> bool:
         """Whether a flag's value (None: absent, after the default) meets the rule."""
