@@ -31,7 +31,7 @@ class Rule:
                  "has": f"a list that includes {self.value}",
                  "lacks": f"a list without {self.value}",
                  "https": "https:// URLs only",
-                "within": f"only items of {self.value}"}[self.op]
+                 "within": f"only items of {self.value}"}[self.op]
 
     def holds(self, value: str | None) -> bool:
         """Whether a flag's value (None: absent, after the default) meets the rule."""
