@@ -1,13 +1,14 @@
-"""The CIS coverage table (kubeproof.cis) and the flag table's rules (kubeproof.flagchecks)."""
+"""The CIS coverage table (kubeproof.cis) and the configuration table's rules
+(kubeproof.configchecks, kubeproof.configtable)."""
 
 from __future__ import annotations
 
 import pytest
 
-from kubeproof import cis
-from kubeproof.flagchecks import FlagCheck, Rule
+from kubeproof import cis, configtable
+from kubeproof.configchecks import FLAG, MODE, ConfigCheck, Rule
 
-FLAG = "tests/cluster/test_component_flags.py::test_component_flag"
+FLAGS = "tests/cluster/test_component_flags.py::test_component_flag"
 
 
 def test_the_benchmark_has_its_131_recommendations_65_automated():
@@ -23,17 +24,19 @@ def test_mappings_name_real_recommendations():
 
 
 def test_a_test_answers_the_cis_id_its_parametrization_starts_with():
-    assert cis.ids_of(f"{FLAG}[1.2.17-audit-log-maxage]") == ["1.2.17"]
-    assert cis.ids_of(f"{FLAG}[kube-apiserver-etcd-servers]") == []
+    assert cis.ids_of(f"{FLAGS}[1.2.17-audit-log-maxage]") == ["1.2.17"]
+    assert cis.ids_of(f"{FLAGS}[kube-apiserver-etcd-servers]") == []
     assert cis.ids_of("tests/host/test_kubelet.py::test_kubelet_setting_is_hardened"
-                      "[n1-anonymous-auth]") == ["4.2.1"]
+                      "[n1-4.2.1-anonymous-auth]") == ["4.2.1"]
+    assert cis.ids_of("tests/host/test_kubelet.py::test_kubelet_refuses_anonymous_requests"
+                      "[n1]") == ["4.2.1"]
 
 
 def test_coverage_gives_each_recommendation_its_verdict_or_the_reason():
     rows = {r["id"]: r for r in cis.coverage({
-        f"{FLAG}[1.2.17-audit-log-maxage]": "fail",
+        f"{FLAGS}[1.2.17-audit-log-maxage]": "fail",
         "tests/cluster/test_auth.py::test_anonymous_request_is_refused[version]": "pass",
-        f"{FLAG}[1.2.1-anonymous-auth]": "error"})}
+        f"{FLAGS}[1.2.1-anonymous-auth]": "error"})}
     assert len(rows) == 131
     assert rows["1.2.17"]["verdict"] == "fail" and rows["1.2.17"]["reason"] == ""
     assert rows["1.2.1"]["verdict"] == "error" and len(rows["1.2.1"]["tests"]) == 2
@@ -53,22 +56,51 @@ def test_coverage_gives_each_recommendation_its_verdict_or_the_reason():
     (Rule("lacks", "AlwaysAdmit"), "A,AlwaysAdmit", False),
     (Rule("https"), "https://a:1,https://b:2", True), (Rule("https"), "https://a,http://b", False),
     (Rule("within", "A,B"), "B", True), (Rule("within", "A,B"), "A,C", False),
+    (Rule("mode", "600"), "600", True), (Rule("mode", "600"), "400", True),
+    (Rule("mode", "600"), "640", False), (Rule("mode", "600"), "1600", False),
+    (Rule("mode", "700"), "rwx", False),
 ])
 def test_rules(rule, value, holds):
     assert rule.holds(value) is holds
 
 
 def test_an_absent_flag_is_judged_on_the_default_and_the_evidence_says_so():
-    check = FlagCheck("1.2.15", "profiling", "cis.api-server", "kube-apiserver", ("profiling",),
-                      Rule("eq", "false", default="true"), "fix")
+    check = ConfigCheck("1.2.15", "profiling", "cis.api-server", "kube-apiserver", FLAG,
+                        ("profiling",), Rule("eq", "false", default="true"), "fix")
     assert check.id == "1.2.15-profiling"
-    ok, seen = check.judge({"secure-port": "6443"})
+    ok, seen = check.judge(check.flag_values({"secure-port": "6443"}))
     assert not ok and seen == {"--profiling": "(absent): default 'true'"}
-    assert check.judge({"profiling": "false"}) == (True, {"--profiling": "false"})
+    assert check.judge(check.flag_values({"profiling": "false"})) == (
+        True, {"--profiling": "false"})
 
 
 def test_every_flag_of_a_row_must_meet_the_rule():
-    check = FlagCheck("1.2.24", "pair", "tls.components", "kube-apiserver",
-                      ("tls-cert-file", "tls-private-key-file"), Rule("set"), "fix")
-    assert not check.judge({"tls-cert-file": "a.crt"})[0]
-    assert check.judge({"tls-cert-file": "a.crt", "tls-private-key-file": "a.key"})[0]
+    check = ConfigCheck("1.2.24", "pair", "tls.components", "kube-apiserver", FLAG,
+                        ("tls-cert-file", "tls-private-key-file"), Rule("set"), "fix")
+    assert not check.judge(check.flag_values({"tls-cert-file": "a.crt"}))[0]
+    assert check.judge(check.flag_values({"tls-cert-file": "a.crt",
+                                          "tls-private-key-file": "a.key"}))[0]
+
+
+def test_every_file_a_row_finds_must_meet_the_rule():
+    check = ConfigCheck("1.1.20", "pki", "cis.control-plane-files", "kube-apiserver", MODE,
+                        ("--client-ca-file/*.crt",), Rule("mode", "644"), "fix")
+    assert check.judge({"/pki/a.crt": "644", "/pki/b.crt": "600"})[0]
+    assert not check.judge({"/pki/a.crt": "644", "/pki/b.crt": "664"})[0]
+    with pytest.raises(ValueError, match="nothing to judge"):
+        check.judge({})
+
+
+def test_file_rows_come_in_mode_and_owner_pairs_with_consecutive_ids():
+    ids = {c.id for c in configtable.CHECKS}
+    assert {"1.1.1-static-pod-manifest-mode", "1.1.2-static-pod-manifest-owner",
+            "1.1.11-data-dir-mode", "1.1.12-data-dir-owner",
+            "4.1.1-service-file-mode", "4.1.2-service-file-owner"} <= ids
+    assert len(ids) == len(configtable.CHECKS), "two rows with one test id"
+
+
+def test_every_automated_recommendation_of_sections_1_to_4_has_a_test():
+    answered = {c.cis for c in configtable.CHECKS} | set(cis.ANSWERED_BY)
+    missing = [r.id for r in cis.recommendations()
+               if r.automated and r.section[0] in "1234" and r.id not in answered]
+    assert not missing, missing

@@ -171,6 +171,14 @@ CONTROLS: tuple[Control, ...] = (
        "The scheduler's flags meet the CIS Benchmark's section 1.4",
        "Start kube-scheduler with --profiling=false and --bind-address=127.0.0.1.",
        refs=("CIS 1.4",)),
+    _c("cis.control-plane-files", (1, 2), "config",
+       "The control-plane files meet the CIS Benchmark's section 1.1 (modes and owners)",
+       "chmod and chown the files each failing recommendation names (its evidence gives the "
+       "path, the mode or owner seen and the one wanted).", refs=("CIS 1.1",)),
+    _c("cis.kube-proxy", 1, "probe",
+       "kube-proxy's metrics service answers on loopback only",
+       "Set metricsBindAddress: 127.0.0.1:10249 in kube-proxy's configuration (or "
+       "--metrics-bind-address=127.0.0.1:10249).", refs=("CIS 4.3",)),
     _c("cis.etcd", (1, 4), "config",
        "etcd makes no self-signed certificates for clients or peers",
        "Remove --auto-tls and --peer-auto-tls (or set them to false) and give etcd CA-issued "

@@ -104,11 +104,13 @@ KUBELET_SETTINGS = {
     "port": ("port", "port"),
     "tls-cert-file": ("tlsCertFile", "tls-cert-file"),
     "server-tls-bootstrap": ("serverTLSBootstrap", "rotate-server-certificates"),
+    "make-iptables-util-chains": ("makeIPTablesUtilChains", "make-iptables-util-chains"),
 }
 # What the kubelet uses when a setting is absent: KubeletConfiguration v1beta1 defaults when it
 # runs with --config, the command-line defaults when it runs on flags alone.
 COMMON_DEFAULTS = {"client-ca-file": None, "rotate-certificates": False, "address": "0.0.0.0",
-                   "port": 10250, "tls-cert-file": None, "server-tls-bootstrap": False}
+                   "port": 10250, "tls-cert-file": None, "server-tls-bootstrap": False,
+                   "make-iptables-util-chains": True}
 CONFIG_DEFAULTS = {"anonymous-auth": False, "authorization-mode": "Webhook",
                    "read-only-port": 0, **COMMON_DEFAULTS}
 FLAG_DEFAULTS = {"anonymous-auth": True, "authorization-mode": "AlwaysAllow",

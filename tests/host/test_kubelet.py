@@ -6,34 +6,11 @@ import nodefacts
 import pytest
 
 import kubeproof
-from kubeproof import connect, nodeprocesses
+from kubeproof import connect, nodefiles, nodeprocesses
+from kubeproof.configchecks import MODE, OWNER, SETTING, ConfigCheck
+from kubeproof.configtable import rows
 
 pytestmark = kubeproof.control("host.kubelet-hardening")
-
-
-def _anonymous_off(value):
-    return nodefacts.as_bool(value) is False
-
-
-def _webhook(value):
-    return str(value) == "Webhook"
-
-
-def _port_zero(value):
-    return str(value).strip() == "0"
-
-
-def _rotates(value):
-    return nodefacts.as_bool(value) is True
-
-
-# setting -> (what it must be, the test) (CIS 4.2.1, 4.2.2, 4.2.4, 4.2.3, 4.2.11).
-EXPECTED = {
-    "anonymous-auth": ("false", _anonymous_off),
-    "authorization-mode": ("Webhook", _webhook),
-    "read-only-port": ("0", _port_zero),
-    "rotate-certificates": ("true", _rotates),
-}
 
 
 # The kubelet flags these checks read (the settings' own flags are in each setting's evidence).
@@ -48,15 +25,31 @@ def _canary(evidence, kubelet):
         assert kubelet.config or not kubelet.config_path, f"{kubelet.config_path} is empty"
 
 
-@pytest.mark.parametrize("setting", list(EXPECTED))
-def test_kubelet_setting_is_hardened(kubelet, evidence, setting):
-    """The kubelet refuses anonymous access, authorizes by webhook, has no read-only port and
-    rotates its certificates."""
+def _param(check: ConfigCheck):
+    return pytest.param(check, id=check.id)
+
+
+def _text(value) -> str | None:
+    """A setting's value as flag text (YAML's booleans as true/false)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return None if value is None else str(value)
+
+
+@pytest.mark.parametrize("check", [_param(c) for c in rows(source=(SETTING,), kubelet=True)])
+def test_kubelet_setting_is_hardened(kubelet, evidence, check: ConfigCheck):
+    """A kubelet setting meets its row of the configuration table (CIS 4.2): anonymous access
+    refused, webhook authorization, no read-only port, iptables chains kept, certificates
+    rotated. The evidence names the source that won: flag, config file or default."""
     _canary(evidence, kubelet)
-    value, source = kubelet.setting(setting)
-    evidence.add(setting, {"value": value, "source": source})
-    wanted, ok = EXPECTED[setting]
-    assert ok(value), f"kubelet {setting} is {value!r} ({source}); must be {wanted}"
+    found, sources = {}, {}
+    for setting in check.keys:
+        value, sources[setting] = kubelet.setting(setting)
+        found[setting] = _text(value)
+    ok, seen = check.judge(found)
+    evidence.add(check.name, {"value": seen, "source": sources})
+    assert ok, (f"kubelet {seen} ({sources}): expected {check.rule.expected()}. "
+                f"{check.remediation}")
 
 
 def test_kubelet_client_ca_is_set(host, kubelet, evidence):
@@ -68,27 +61,36 @@ def test_kubelet_client_ca_is_set(host, kubelet, evidence):
     assert nodefacts.exists(host, str(value)), f"kubelet client-ca-file {value} does not exist"
 
 
-@pytest.mark.parametrize("aspect", ["owner", "mode"])
-@pytest.mark.parametrize("which", ["config", "kubeconfig"])
-def test_kubelet_file_is_guarded(host, kubelet, evidence, which, aspect):
-    """The kubelet's config file and kubeconfig are owned by root:root, mode 644 or tighter."""
+def _unit_files(host, node) -> tuple[str, list[nodefiles.FileFacts]]:
+    """The kubelet's systemd unit file and drop-ins (skips when the kubelet is no unit)."""
+    result = nodeprocesses.run(host, "systemctl show --value -p FragmentPath -p DropInPaths "
+                                     "kubelet")
+    paths = result.stdout.split() if result.rc == 0 else []
+    if not paths:
+        pytest.skip(f"the kubelet on node {node} is not a systemd unit (systemctl: "
+                    f"{(result.stderr or result.stdout).strip() or 'no unit file'})")
+    return ", ".join(paths), [f for f in (nodefiles.stat(host, p) for p in paths) if f]
+
+
+@pytest.mark.parametrize("check", [_param(c) for c in rows(source=(MODE, OWNER),
+                                                           kubelet=True)])
+def test_kubelet_file_is_guarded(host, node, kubelet, evidence, check: ConfigCheck):
+    """The kubelet's service file, config file and kubeconfig are owned by root:root, mode
+    600 or tighter (CIS 4.1)."""
     _canary(evidence, kubelet)
-    path = kubelet.flags.get(which)
-    if not path:
-        if which == "config":
-            pytest.skip("the kubelet runs without --config: its settings come from flags")
-        raise kubeproof.Inconclusive(f"the kubelet has no --{which} (its flags: "
-                                     f"{', '.join(sorted(kubelet.flags)) or 'none'})")
-    with nodeprocesses.as_root(host):
-        f = host.file(path)
-        if not f.exists:
-            raise kubeproof.Inconclusive(f"the kubelet's --{which} {path} does not exist")
-        user, group, mode = f.user, f.group, f.mode
-    evidence.add(path, {"owner": f"{user}:{group}", "mode": f"{mode:o}"})
-    if aspect == "owner":
-        assert (user, group) == ("root", "root"), f"{path} is owned by {user}:{group}"
+    (locator,) = check.keys
+    if locator == "unit":
+        looked, files = _unit_files(host, node)
+    elif locator == "--config" and not kubelet.flags.get("config"):
+        pytest.skip("the kubelet runs without --config: its settings come from flags")
     else:
-        assert mode & ~0o644 == 0, f"{path} has mode {mode:o}; must be 644 or tighter (CIS: 600)"
+        looked, files = nodefiles.from_flag(host, locator, kubelet.flags)
+    if not files:
+        raise kubeproof.Inconclusive(f"the kubelet's {looked} does not exist on node {node}")
+    ok, seen = check.judge({f.path: f.mode if check.source == MODE else f.owner
+                            for f in files})
+    evidence.add(f"{check.source} of {looked}", seen)
+    assert ok, f"{seen}: expected {check.rule.expected()}. {check.remediation}"
 
 
 def _anonymous_request(host, node, kubelet, evidence) -> connect.Attempt:

@@ -1,12 +1,22 @@
-"""The table of control-plane flag checks (schema: kubeproof.flagchecks), with their CIS
-Kubernetes Benchmark v1.12 ids: the TLS flags of every hop (tls.components) and the
+"""The table of configuration checks (schema: kubeproof.configchecks), with their CIS
+Kubernetes Benchmark v1.12 ids: the TLS flags of every hop (tls.components), the
 recommendations of CIS sections 1.2 (API server), 1.3 (controller manager), 1.4 (scheduler)
-and 2 (etcd) that a flag answers. Defaults are the upstream ones of Kubernetes 1.35 and
-etcd 3.6."""
+and 2 (etcd) that a flag answers, the control-plane files of section 1.1, and the kubelet's
+settings and files of sections 4.1 and 4.2. Defaults are the upstream ones of Kubernetes 1.35
+and etcd 3.6.
+
+File locators (the `keys` of MODE and OWNER rows):
+- `--FLAG`: the file the component's flag names; `--FLAG/PATTERN`: the directory that file is
+  in, and everything in it whose name matches PATTERN (find -name, the directory included);
+- `manifest`: the component's static pod manifest (`<staticPodPath>/<component>.yaml`);
+- `admin.conf`: the default administrative kubeconfig (kubeadm's /etc/kubernetes/admin.conf
+  and super-admin.conf, or the target's own admin kubeconfig when it lives on the node);
+- `unit`: the kubelet's systemd unit file and drop-ins.
+"""
 
 from __future__ import annotations
 
-from kubeproof.flagchecks import FlagCheck, Rule
+from kubeproof.configchecks import FLAG, MODE, OWNER, SETTING, ConfigCheck, Rule
 
 API, CM, SCHED, ETCD = "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"
 SET, HTTPS, TRUE = Rule("set"), Rule("https"), Rule("eq", "true")
@@ -20,13 +30,36 @@ STRONG_CIPHERS = ",".join((
     "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"))
 
 
-def _f(cis, name, control, component, flags, rule, remediation) -> FlagCheck:
-    flags = (flags,) if isinstance(flags, str) else tuple(flags)
-    return FlagCheck(cis, name, control, component, flags, rule, remediation)
+KUBELET = "kubelet"
+ROOT = Rule("eq", "root:root")
+PROCESS_OWNER = "(the component's process user:group)"  # replaced by the test with what it saw
+
+
+def _row(cis, name, control, component, source, keys, rule, remediation) -> ConfigCheck:
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    return ConfigCheck(cis, name, control, component, source, keys, rule, remediation)
+
+
+def _f(cis, name, control, component, flags, rule, remediation) -> ConfigCheck:
+    return _row(cis, name, control, component, FLAG, flags, rule, remediation)
+
+
+def _files(cis: str, name: str, control: str, component: str, locator: str, mode: str,
+           owner: Rule | None = ROOT) -> tuple[ConfigCheck, ...]:
+    """The mode row (CIS id `cis`) and, unless owner is None, the owner row (the next CIS id)
+    of the files a locator finds."""
+    where = f"{component}'s {name}"
+    rows = [_row(cis, f"{name}-mode", control, component, MODE, locator, Rule("mode", mode),
+                 f"chmod {mode} the {where}.")]
+    if owner is not None:
+        major, minor = cis.rsplit(".", 1)
+        rows.append(_row(f"{major}.{int(minor) + 1}", f"{name}-owner", control, component,
+                         OWNER, locator, owner, f"chown {owner.value} the {where}."))
+    return tuple(rows)
 
 
 # fmt: off
-FLAG_CHECKS: tuple[FlagCheck, ...] = (
+CHECKS: tuple[ConfigCheck, ...] = (
     # Certificates, keys and CAs of every hop (checklist item 1).
     _f("1.2.24", "tls-cert-file-and-key", "tls.components", API,
        ("tls-cert-file", "tls-private-key-file"), SET,
@@ -139,5 +172,49 @@ FLAG_CHECKS: tuple[FlagCheck, ...] = (
     _f("1.4.2", "bind-address", "cis.scheduler", SCHED, "bind-address",
        Rule("eq", "127.0.0.1", default="0.0.0.0"),
        "Start kube-scheduler with --bind-address=127.0.0.1."),
+    # CIS 1.1: control-plane files
+    *_files("1.1.1", "static-pod-manifest", "cis.control-plane-files", API, "manifest", "600"),
+    *_files("1.1.3", "static-pod-manifest", "cis.control-plane-files", CM, "manifest", "600"),
+    *_files("1.1.5", "static-pod-manifest", "cis.control-plane-files", SCHED, "manifest", "600"),
+    *_files("1.1.7", "static-pod-manifest", "cis.control-plane-files", ETCD, "manifest", "600"),
+    *_files("1.1.11", "data-dir", "cis.control-plane-files", ETCD, "--data-dir", "700",
+            owner=Rule("eq", PROCESS_OWNER)),
+    *_files("1.1.13", "admin-kubeconfig", "cis.control-plane-files", API, "admin.conf", "600"),
+    *_files("1.1.15", "kubeconfig", "cis.control-plane-files", SCHED, "--kubeconfig", "600"),
+    *_files("1.1.17", "kubeconfig", "cis.control-plane-files", CM, "--kubeconfig", "600"),
+    _row("1.1.19", "pki-owner", "cis.control-plane-files", API, OWNER, "--client-ca-file/*",
+         ROOT, "chown -R root:root the API server's PKI directory."),
+    _row("1.1.20", "pki-certificate-mode", "cis.control-plane-files", API, MODE,
+         "--client-ca-file/*.crt", Rule("mode", "644"),
+         "chmod 644 the certificates in the API server's PKI directory."),
+    _row("1.1.21", "pki-key-mode", "cis.control-plane-files", API, MODE,
+         "--client-ca-file/*.key", Rule("mode", "600"),
+         "chmod 600 the keys in the API server's PKI directory."),
+    # CIS 4.1: kubelet files (per node)
+    *_files("4.1.1", "service-file", "host.kubelet-hardening", KUBELET, "unit", "600"),
+    *_files("4.1.5", "kubeconfig", "host.kubelet-hardening", KUBELET, "--kubeconfig", "600"),
+    *_files("4.1.9", "config", "host.kubelet-hardening", KUBELET, "--config", "600"),
+    # CIS 4.2: kubelet settings (per node; a flag overrides the config file)
+    _row("4.2.1", "anonymous-auth", "host.kubelet-hardening", KUBELET, SETTING,
+         "anonymous-auth", Rule("eq", "false"),
+         "Set authentication.anonymous.enabled: false in the kubelet's config file (or "
+         "--anonymous-auth=false)."),
+    _row("4.2.2", "authorization-mode", "host.kubelet-hardening", KUBELET, SETTING,
+         "authorization-mode", Rule("eq", "Webhook"),
+         "Set authorization.mode: Webhook in the kubelet's config file."),
+    _row("4.2.4", "read-only-port", "host.kubelet-hardening", KUBELET, SETTING,
+         "read-only-port", Rule("eq", "0"),
+         "Set readOnlyPort: 0 in the kubelet's config file."),
+    _row("4.2.6", "make-iptables-util-chains", "host.kubelet-hardening", KUBELET, SETTING,
+         "make-iptables-util-chains", Rule("eq", "true"),
+         "Set makeIPTablesUtilChains: true in the kubelet's config file."),
+    _row("4.2.10", "rotate-certificates", "host.kubelet-hardening", KUBELET, SETTING,
+         "rotate-certificates", Rule("eq", "true"),
+         "Set rotateCertificates: true in the kubelet's config file."),
 )
 # fmt: on
+
+
+def rows(*, source: tuple[str, ...], kubelet: bool) -> list[ConfigCheck]:
+    """The rows of some sources, of the kubelet (per node) or of the control plane."""
+    return [c for c in CHECKS if c.source in source and (c.component == KUBELET) == kubelet]
