@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -17,6 +18,8 @@ from mutants.rbac import APP_USER_CANARIES, RBAC
 TLS = "tests/cluster/test_tls.py::"
 FLAGS = "tests/cluster/test_component_flags.py::"
 KUBELET = "tests/host/test_kubelet.py::"
+FILES = "tests/cluster/test_component_files.py::test_component_file"
+NOBODY = 65534
 
 
 def chain(*pairs: tuple[Step, Step]) -> tuple[Step, Step]:
@@ -181,20 +184,16 @@ def aide_rule_without_content() -> tuple[Step, Step]:
             lambda c: swap(c, WEAK_AIDE_RULE, hids.RULE))
 
 
-def loosen_kubelet_files() -> tuple[Step, Step]:
-    """The kubelet's config file and kubeconfig made world-writable and owned by nobody;
+def loosen_files(files: Callable[[LocalCluster], dict[Path, int]]) -> tuple[Step, Step]:
+    """Files ({path: mode}, found on the running cluster) given that mode and owned by nobody;
     revert restores their owner and mode."""
     saved: dict[Path, os.stat_result] = {}
 
-    def files(c: LocalCluster) -> list[Path]:
-        flags = c.flags()["kubelet"]
-        return [Path(flags["config"]), Path(flags["kubeconfig"])]
-
     def apply(c: LocalCluster) -> None:
-        for path in files(c):
+        for path, mode in files(c).items():
             saved[path] = path.stat()
-            os.chown(path, 65534, 65534)
-            path.chmod(0o666)
+            os.chown(path, NOBODY, NOBODY)
+            path.chmod(mode)
 
     def revert(c: LocalCluster) -> None:
         for path, st in saved.items():
@@ -205,13 +204,48 @@ def loosen_kubelet_files() -> tuple[Step, Step]:
     return apply, revert
 
 
+def kubelet_files(c: LocalCluster) -> dict[Path, int]:
+    """The kubelet's config file and kubeconfig, world-writable."""
+    flags = c.flags()["kubelet"]
+    return {Path(flags["config"]): 0o666, Path(flags["kubeconfig"]): 0o666}
+
+
+def control_plane_files(c: LocalCluster) -> dict[Path, int]:
+    """The kubeconfigs of CIS 1.1 world-readable, etcd's data directory open to all, a PKI
+    certificate world-writable and a PKI key group-readable."""
+    flags = c.flags()
+    return {c.layout.admin_kubeconfig: 0o644,
+            Path(flags["kube-scheduler"]["kubeconfig"]): 0o644,
+            Path(flags["kube-controller-manager"]["kubeconfig"]): 0o644,
+            Path(flags["etcd"]["data-dir"]): 0o755,
+            c.layout.pki / "ca.crt": 0o666, c.layout.pki / "sa.key": 0o640}
+
+
+def kube_proxy_config(**changes) -> tuple[Step, Step]:
+    """Restart kube-proxy with a copy of its config file with top-level keys changed (it
+    ignores flags that its --config file sets: measured); revert restarts it hardened."""
+
+    def apply(c: LocalCluster) -> None:
+        path = Path(c.flags()["kube-proxy"]["config"])
+        mutant = path.with_name("kube-proxy-mutant.yaml")
+        mutant.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **changes}))
+        c.restart("kube-proxy", {"config": str(mutant)})
+
+    def revert(c: LocalCluster) -> None:
+        c.restart("kube-proxy")
+        c.layout.config.joinpath("kube-proxy-mutant.yaml").unlink(missing_ok=True)
+
+    return apply, revert
+
+
 ABAC_POLICY = ('{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", '
                '"spec": {"user": "kubeproof-mutant-abac", "namespace": "*", "resource": "*"}}\n')
 TOKENS = "kubeproof-mutant-token,kubeproof-mutant,kubeproof-mutant-uid\n"
 AUDIT_NOTHING = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: None\n"
 OPEN_KUBELET = {"authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": True},
                                    "x509": {}},
-                "authorization": {"mode": "AlwaysAllow"}, "rotateCertificates": False}
+                "authorization": {"mode": "AlwaysAllow"}, "rotateCertificates": False,
+                "makeIPTablesUtilChains": False}
 
 MUTANTS = (
     Mutant(
@@ -390,12 +424,14 @@ MUTANTS = (
                kubelet_config(tlsCertFile=None, tlsPrivateKeyFile=None)),
     ),
     Mutant(
-        "kubelet open (anonymous allowed, AlwaysAllow, no client CA, no certificate rotation), "
-        "and the API server calls it without a client certificate",
+        "kubelet open (anonymous allowed, AlwaysAllow, no client CA, no certificate rotation, "
+        "no iptables utility chains), and the API server calls it without a client "
+        "certificate",
         (FLAGS + "test_component_flag[1.2.4-kubelet-client-certificate-and-key]",
          KUBELET + "test_kubelet_setting_is_hardened[*-anonymous-auth]",
          KUBELET + "test_kubelet_setting_is_hardened[*-authorization-mode]",
          KUBELET + "test_kubelet_setting_is_hardened[*-rotate-certificates]",
+         KUBELET + "test_kubelet_setting_is_hardened[*-make-iptables-util-chains]",
          KUBELET + "test_kubelet_client_ca_is_set[*]",
          KUBELET + "test_kubelet_refuses_anonymous_requests[*]",
          TLS + "test_kubelet_tls[client-ca]"),
@@ -417,8 +453,21 @@ MUTANTS = (
     ),
     Mutant(
         "kubelet files world-writable and owned by nobody",
-        (KUBELET + "test_kubelet_file_is_guarded[*]",),
-        *loosen_kubelet_files(),
+        (KUBELET + "test_kubelet_file_is_guarded[*-4.1.5-*]",
+         KUBELET + "test_kubelet_file_is_guarded[*-4.1.6-*]",
+         KUBELET + "test_kubelet_file_is_guarded[*-4.1.9-*]",
+         KUBELET + "test_kubelet_file_is_guarded[*-4.1.10-*]"),
+        *loosen_files(kubelet_files),
+    ),
+    Mutant(
+        "control-plane kubeconfigs, etcd data, PKI files readable and owned by nobody",
+        tuple(f"{FILES}[1.1.{n}-*]" for n in range(11, 22)),
+        *loosen_files(control_plane_files),
+    ),
+    Mutant(
+        "kube-proxy metrics bound to every address",
+        ("tests/host/test_kube_proxy.py::test_kube_proxy_metrics_answer_on_loopback_only[*]",),
+        *kube_proxy_config(metricsBindAddress="0.0.0.0:10249"),
     ),
     Mutant(
         "kubelet seccompDefault off",
