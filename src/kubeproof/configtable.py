@@ -11,7 +11,10 @@ File locators (the `keys` of MODE and OWNER rows):
 - `manifest`: the component's static pod manifest (`<staticPodPath>/<component>.yaml`);
 - `admin.conf`: the default administrative kubeconfig (kubeadm's /etc/kubernetes/admin.conf
   and super-admin.conf, or the target's own admin kubeconfig when it lives on the node);
-- `unit`: the kubelet's systemd unit file and drop-ins.
+- `unit`: the kubelet's systemd unit file and drop-ins;
+- `@SETTING`: the file a kubelet setting names (its flag, else its config file's key);
+- `kubeconfig`: kube-proxy's kubeconfig (its --config file's clientConnection.kubeconfig,
+  which wins over --kubeconfig: measured, kube-proxy ignores flags its config file sets).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 from kubeproof.configchecks import FLAG, MODE, OWNER, SETTING, ConfigCheck, Rule
 
 API, CM, SCHED, ETCD = "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"
+CONTROL_PLANE = (API, CM, SCHED, ETCD)
 SET, HTTPS, TRUE = Rule("set"), Rule("https"), Rule("eq", "true")
 OFF_BY_DEFAULT_FALSE = Rule("eq", "false", default="false")  # etcd's auto-tls flags
 # CIS 1.2.29's strong suites (TLS 1.2; TLS 1.3's suites are not configurable in Go).
@@ -30,7 +34,7 @@ STRONG_CIPHERS = ",".join((
     "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"))
 
 
-KUBELET = "kubelet"
+KUBELET, PROXY = "kubelet", "kube-proxy"
 ROOT = Rule("eq", "root:root")
 PROCESS_OWNER = "(the component's process user:group)"  # replaced by the test with what it saw
 
@@ -193,7 +197,11 @@ CHECKS: tuple[ConfigCheck, ...] = (
     # CIS 4.1: kubelet files (per node)
     *_files("4.1.1", "service-file", "host.kubelet-hardening", KUBELET, "unit", "600"),
     *_files("4.1.5", "kubeconfig", "host.kubelet-hardening", KUBELET, "--kubeconfig", "600"),
+    *_files("4.1.7", "client-ca-file", "host.kubelet-hardening", KUBELET, "@client-ca-file",
+            "644"),
     *_files("4.1.9", "config", "host.kubelet-hardening", KUBELET, "--config", "600"),
+    # CIS 4.1.3, 4.1.4: kube-proxy's kubeconfig (per node)
+    *_files("4.1.3", "kubeconfig", "cis.kube-proxy", PROXY, "kubeconfig", "600"),
     # CIS 4.2: kubelet settings (per node; a flag overrides the config file)
     _row("4.2.1", "anonymous-auth", "host.kubelet-hardening", KUBELET, SETTING,
          "anonymous-auth", Rule("eq", "false"),
@@ -211,10 +219,17 @@ CHECKS: tuple[ConfigCheck, ...] = (
     _row("4.2.10", "rotate-certificates", "host.kubelet-hardening", KUBELET, SETTING,
          "rotate-certificates", Rule("eq", "true"),
          "Set rotateCertificates: true in the kubelet's config file."),
+    _row("4.2.12", "strong-ciphers", "host.kubelet-hardening", KUBELET, SETTING,
+         "tls-cipher-suites", Rule("within", STRONG_CIPHERS),
+         "Set tlsCipherSuites in the kubelet's config file to ECDHE suites with AES-GCM or "
+         "ChaCha20-Poly1305 only (Go's default list also offers CBC suites)."),
+    _row("4.2.13", "pod-pids-limit", "host.kubelet-hardening", KUBELET, SETTING,
+         "pod-max-pids", Rule("gte", "1"),
+         "Set podPidsLimit in the kubelet's config file (the default -1 is no limit)."),
 )
 # fmt: on
 
 
-def rows(*, source: tuple[str, ...], kubelet: bool) -> list[ConfigCheck]:
-    """The rows of some sources, of the kubelet (per node) or of the control plane."""
-    return [c for c in CHECKS if c.source in source and (c.component == KUBELET) == kubelet]
+def rows(sources: tuple[str, ...], components: tuple[str, ...]) -> list[ConfigCheck]:
+    """The rows of some sources and components (CONTROL_PLANE, (KUBELET,), (PROXY,))."""
+    return [c for c in CHECKS if c.source in sources and c.component in components]

@@ -14,7 +14,7 @@ import yaml
 import kubeproof
 from kubeproof import nodefiles
 from kubeproof.configchecks import MODE, OWNER, ConfigCheck, Rule
-from kubeproof.configtable import PROCESS_OWNER, rows
+from kubeproof.configtable import CONTROL_PLANE, PROCESS_OWNER, rows
 from kubeproof.nodeprocesses import COMM_LENGTH, flags, in_host_pid_namespace, processes, run
 
 STATIC_POD_PATH = "/etc/kubernetes/manifests"  # the kubelet's staticPodPath as kubeadm sets it
@@ -36,7 +36,7 @@ class Running:
 def running_components(node_hosts) -> dict[str, Running]:
     """The nodes kubeproof reaches on which each control-plane component runs (the first)."""
     found: dict[str, Running] = {}
-    names = {c.component for c in rows(source=(MODE, OWNER), kubelet=False)}
+    names = set(CONTROL_PLANE)
     for node, host in node_hosts:
         for name in sorted(names - set(found)):
             for pid, argv in processes(host, name[:COMM_LENGTH]):
@@ -118,8 +118,7 @@ def _param(check: ConfigCheck):
     return pytest.param(check, id=check.id, marks=kubeproof.control(check.control))
 
 
-@pytest.mark.parametrize("check", [_param(c) for c in rows(source=(MODE, OWNER),
-                                                           kubelet=False)])
+@pytest.mark.parametrize("check", [_param(c) for c in rows((MODE, OWNER), CONTROL_PLANE)])
 def test_component_file(running, component_flags, cluster, evidence, check: ConfigCheck):
     """A control-plane file's mode or owner meets the row's rule (CIS 1.1)."""
     where = running(check.component)

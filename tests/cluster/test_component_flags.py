@@ -8,14 +8,14 @@ import pytest
 
 import kubeproof
 from kubeproof.configchecks import FLAG, ConfigCheck
-from kubeproof.configtable import rows
+from kubeproof.configtable import CONTROL_PLANE, rows
 
 
 def _param(check: ConfigCheck):
     return pytest.param(check, id=check.id, marks=kubeproof.control(check.control))
 
 
-@pytest.mark.parametrize("check", [_param(c) for c in rows(source=(FLAG,), kubelet=False)])
+@pytest.mark.parametrize("check", [_param(c) for c in rows((FLAG,), CONTROL_PLANE)])
 def test_component_flag(component_flags, evidence, check: ConfigCheck):
     """A control-plane component's flags meet the row's rule (an absent flag is judged on the
     component's default, which the evidence names)."""

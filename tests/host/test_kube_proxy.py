@@ -1,13 +1,16 @@
 """cis.kube-proxy: kube-proxy's metrics service answers on loopback only (CIS 4.3.1), tried
 from the node itself: its metrics port accepts on 127.0.0.1 (the canary) and refuses on every
-other address the node has."""
+other address the node has; and its kubeconfig's mode and owner (CIS 4.1.3, 4.1.4)."""
 
 from __future__ import annotations
 
 import pytest
+import yaml
 
 import kubeproof
-from kubeproof import connect, nodeprocesses
+from kubeproof import connect, nodefiles, nodeprocesses
+from kubeproof.configchecks import MODE, OWNER, ConfigCheck
+from kubeproof.configtable import PROXY, rows
 
 pytestmark = kubeproof.control("cis.kube-proxy")
 
@@ -22,14 +25,54 @@ def _addresses(host) -> list[str]:
     return sorted({line.split()[3].split("/")[0] for line in result.stdout.splitlines()})
 
 
-def test_kube_proxy_metrics_answer_on_loopback_only(host, node, evidence):
-    """kube-proxy's metrics port (10249) refuses connections on the node's own non-loopback
-    addresses, where it accepts them on 127.0.0.1 (CIS 4.3.1)."""
-    running = nodeprocesses.processes(host, "kube-proxy")
+def _kube_proxy(host, node, evidence) -> tuple[int, list[str]]:
+    """kube-proxy's pid and argv on the node (skips when none runs)."""
+    running = nodeprocesses.processes(host, PROXY)
     if not running:
         pytest.skip(f"no kube-proxy runs on node {node} (another service proxy, or none)")
     pid, argv = running[0]
     evidence.add("kube-proxy", {"pid": pid, "argv": argv})
+    return pid, argv
+
+
+def _kubeconfig(host, pid: int, argv: list[str]) -> str:
+    """kube-proxy's kubeconfig as its process sees it: its --config file's
+    clientConnection.kubeconfig (which wins over --kubeconfig), else --kubeconfig."""
+    flags = nodeprocesses.flags(argv)
+    if flags.get("config"):
+        text = nodeprocesses.run(host, "cat -- %s", f"/proc/{pid}/root{flags['config']}")
+        if text.rc != 0:
+            raise kubeproof.Inconclusive(f"cannot read kube-proxy's --config "
+                                         f"{flags['config']}: {text.stderr.strip()}")
+        found = ((yaml.safe_load(text.stdout) or {}).get("clientConnection") or {}).get(
+            "kubeconfig")
+        if found:
+            return found
+    if flags.get("kubeconfig"):
+        return flags["kubeconfig"]
+    raise kubeproof.Inconclusive("kube-proxy names no kubeconfig (it uses its in-cluster "
+                                 "service account)")
+
+
+@pytest.mark.parametrize("check", [pytest.param(c, id=c.id)
+                                   for c in rows((MODE, OWNER), (PROXY,))])
+def test_kube_proxy_kubeconfig_is_guarded(host, node, evidence, check: ConfigCheck):
+    """kube-proxy's kubeconfig is mode 600 or tighter and owned by root:root (CIS 4.1.3,
+    4.1.4), read through /proc/PID/root so a container's own file is the one judged."""
+    pid, argv = _kube_proxy(host, node, evidence)
+    path = f"/proc/{pid}/root{_kubeconfig(host, pid, argv)}"
+    found = nodefiles.stat(host, path)
+    if found is None:
+        raise kubeproof.Inconclusive(f"kube-proxy's kubeconfig {path} does not exist")
+    ok, seen = check.judge({path: found.mode if check.source == MODE else found.owner})
+    evidence.add(f"{check.source} of kube-proxy's kubeconfig", seen)
+    assert ok, f"{seen}: expected {check.rule.expected()}. {check.remediation}"
+
+
+def test_kube_proxy_metrics_answer_on_loopback_only(host, node, evidence):
+    """kube-proxy's metrics port (10249) refuses connections on the node's own non-loopback
+    addresses, where it accepts them on 127.0.0.1 (CIS 4.3.1)."""
+    _kube_proxy(host, node, evidence)
     origin = f"curl on node {node}"
     loopback = connect.curl(host, f"http://127.0.0.1:{METRICS_PORT}/metrics", origin)
     with evidence.canary(f"kube-proxy's metrics answer on 127.0.0.1:{METRICS_PORT}",

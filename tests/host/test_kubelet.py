@@ -8,7 +8,7 @@ import pytest
 import kubeproof
 from kubeproof import connect, nodefiles, nodeprocesses
 from kubeproof.configchecks import MODE, OWNER, SETTING, ConfigCheck
-from kubeproof.configtable import rows
+from kubeproof.configtable import KUBELET, rows
 
 pytestmark = kubeproof.control("host.kubelet-hardening")
 
@@ -30,17 +30,20 @@ def _param(check: ConfigCheck):
 
 
 def _text(value) -> str | None:
-    """A setting's value as flag text (YAML's booleans as true/false)."""
+    """A setting's value as flag text (YAML's booleans as true/false, lists comma-joined)."""
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
     return None if value is None else str(value)
 
 
-@pytest.mark.parametrize("check", [_param(c) for c in rows(source=(SETTING,), kubelet=True)])
+@pytest.mark.parametrize("check", [_param(c) for c in rows((SETTING,), (KUBELET,))])
 def test_kubelet_setting_is_hardened(kubelet, evidence, check: ConfigCheck):
     """A kubelet setting meets its row of the configuration table (CIS 4.2): anonymous access
     refused, webhook authorization, no read-only port, iptables chains kept, certificates
-    rotated. The evidence names the source that won: flag, config file or default."""
+    rotated, strong ciphers only, a PID limit per pod. The evidence names the source that
+    won: flag, config file or default."""
     _canary(evidence, kubelet)
     found, sources = {}, {}
     for setting in check.keys:
@@ -72,17 +75,22 @@ def _unit_files(host, node) -> tuple[str, list[nodefiles.FileFacts]]:
     return ", ".join(paths), [f for f in (nodefiles.stat(host, p) for p in paths) if f]
 
 
-@pytest.mark.parametrize("check", [_param(c) for c in rows(source=(MODE, OWNER),
-                                                           kubelet=True)])
+@pytest.mark.parametrize("check", [_param(c) for c in rows((MODE, OWNER), (KUBELET,))])
 def test_kubelet_file_is_guarded(host, node, kubelet, evidence, check: ConfigCheck):
     """The kubelet's service file, config file and kubeconfig are owned by root:root, mode
-    600 or tighter (CIS 4.1)."""
+    600 or tighter, its client CA file 644 or tighter (CIS 4.1)."""
     _canary(evidence, kubelet)
     (locator,) = check.keys
     if locator == "unit":
         looked, files = _unit_files(host, node)
     elif locator == "--config" and not kubelet.flags.get("config"):
         pytest.skip("the kubelet runs without --config: its settings come from flags")
+    elif locator.startswith("@"):
+        path, source = kubelet.setting(locator[1:])
+        evidence.add(locator[1:], {"value": path, "source": source})
+        if not path:
+            raise kubeproof.Inconclusive(f"the kubelet sets no {locator[1:]} ({source})")
+        looked, files = str(path), [f for f in [nodefiles.stat(host, str(path))] if f]
     else:
         looked, files = nodefiles.from_flag(host, locator, kubelet.flags)
     if not files:

@@ -18,6 +18,7 @@ from mutants.rbac import APP_USER_CANARIES, RBAC
 TLS = "tests/cluster/test_tls.py::"
 FLAGS = "tests/cluster/test_component_flags.py::"
 KUBELET = "tests/host/test_kubelet.py::"
+PROXY = "tests/host/test_kube_proxy.py::"
 FILES = "tests/cluster/test_component_files.py::test_component_file"
 NOBODY = 65534
 
@@ -204,10 +205,11 @@ def loosen_files(files: Callable[[LocalCluster], dict[Path, int]]) -> tuple[Step
     return apply, revert
 
 
-def kubelet_files(c: LocalCluster) -> dict[Path, int]:
-    """The kubelet's config file and kubeconfig, world-writable."""
+def node_files(c: LocalCluster) -> dict[Path, int]:
+    """The kubelet's config file and kubeconfig and kube-proxy's kubeconfig, world-writable."""
     flags = c.flags()["kubelet"]
-    return {Path(flags["config"]): 0o666, Path(flags["kubeconfig"]): 0o666}
+    return {Path(flags["config"]): 0o666, Path(flags["kubeconfig"]): 0o666,
+            c.layout.kubeconfig("kube-proxy"): 0o666}
 
 
 def control_plane_files(c: LocalCluster) -> dict[Path, int]:
@@ -245,7 +247,7 @@ AUDIT_NOTHING = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: N
 OPEN_KUBELET = {"authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": True},
                                    "x509": {}},
                 "authorization": {"mode": "AlwaysAllow"}, "rotateCertificates": False,
-                "makeIPTablesUtilChains": False}
+                "makeIPTablesUtilChains": False, "tlsCipherSuites": None, "podPidsLimit": None}
 
 MUTANTS = (
     Mutant(
@@ -425,13 +427,15 @@ MUTANTS = (
     ),
     Mutant(
         "kubelet open (anonymous allowed, AlwaysAllow, no client CA, no certificate rotation, "
-        "no iptables utility chains), and the API server calls it without a client "
-        "certificate",
+        "no iptables utility chains, CBC ciphers, no PID limit), and the API server calls it "
+        "without a client certificate",
         (FLAGS + "test_component_flag[1.2.4-kubelet-client-certificate-and-key]",
          KUBELET + "test_kubelet_setting_is_hardened[*-anonymous-auth]",
          KUBELET + "test_kubelet_setting_is_hardened[*-authorization-mode]",
          KUBELET + "test_kubelet_setting_is_hardened[*-rotate-certificates]",
          KUBELET + "test_kubelet_setting_is_hardened[*-make-iptables-util-chains]",
+         KUBELET + "test_kubelet_setting_is_hardened[*-strong-ciphers]",
+         KUBELET + "test_kubelet_setting_is_hardened[*-pod-pids-limit]",
          KUBELET + "test_kubelet_client_ca_is_set[*]",
          KUBELET + "test_kubelet_refuses_anonymous_requests[*]",
          TLS + "test_kubelet_tls[client-ca]"),
@@ -452,21 +456,24 @@ MUTANTS = (
         *restart("kubelet", read_only_port="10255"),
     ),
     Mutant(
-        "kubelet files world-writable and owned by nobody",
+        "kubelet and kube-proxy files world-writable and owned by nobody",
         (KUBELET + "test_kubelet_file_is_guarded[*-4.1.5-*]",
          KUBELET + "test_kubelet_file_is_guarded[*-4.1.6-*]",
          KUBELET + "test_kubelet_file_is_guarded[*-4.1.9-*]",
-         KUBELET + "test_kubelet_file_is_guarded[*-4.1.10-*]"),
-        *loosen_files(kubelet_files),
+         KUBELET + "test_kubelet_file_is_guarded[*-4.1.10-*]",
+         PROXY + "test_kube_proxy_kubeconfig_is_guarded[*]"),
+        *loosen_files(node_files),
     ),
     Mutant(
         "control-plane kubeconfigs, etcd data, PKI files readable and owned by nobody",
-        tuple(f"{FILES}[1.1.{n}-*]" for n in range(11, 22)),
+        (*(f"{FILES}[1.1.{n}-*]" for n in range(11, 22)),
+         KUBELET + "test_kubelet_file_is_guarded[*-4.1.7-*]",  # its client CA is the cluster's
+         KUBELET + "test_kubelet_file_is_guarded[*-4.1.8-*]"),
         *loosen_files(control_plane_files),
     ),
     Mutant(
         "kube-proxy metrics bound to every address",
-        ("tests/host/test_kube_proxy.py::test_kube_proxy_metrics_answer_on_loopback_only[*]",),
+        (PROXY + "test_kube_proxy_metrics_answer_on_loopback_only[*]",),
         *kube_proxy_config(metricsBindAddress="0.0.0.0:10249"),
     ),
     Mutant(

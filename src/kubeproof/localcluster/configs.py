@@ -136,6 +136,9 @@ def write_kubelet_config(layout: Layout, changes: dict | None = None) -> None:
     write_file(layout.config / "kubelet.yaml", yaml.safe_dump(config, sort_keys=False))
 
 
+POD_PIDS_LIMIT = 4096  # per pod: far above what the demo app and the probes start
+
+
 def kubelet_config(layout: Layout) -> dict:
     """The kubelet's configuration: webhook authn/authz, no read-only port, seccomp by default."""
     pki = layout.pki
@@ -153,6 +156,8 @@ def kubelet_config(layout: Layout) -> dict:
         "tlsCertFile": str(pki / "kubelet-server.crt"),
         "tlsPrivateKeyFile": str(pki / "kubelet-server.key"),
         "tlsMinVersion": "VersionTLS12",
+        "tlsCipherSuites": STRONG_TLS12_CIPHERS.split(","),  # CIS 4.2.12
+        "podPidsLimit": POD_PIDS_LIMIT,  # CIS 4.2.13
         "seccompDefault": True,
         "failCgroupV1": False,
         "cgroupDriver": "cgroupfs",
