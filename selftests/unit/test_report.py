@@ -61,7 +61,7 @@ def test_json_report(run, pytester):
     assert "anonymous GET /api -> 200" in failed["reason"]
     assert doc["summary"]["by_item"]["2"]["pass"] == 1
     assert doc["summary"]["by_item"]["3"]["fail"] == 1
-    assert len(doc["untested"]) == 46
+    assert len(doc["untested"]) == 48
     controls = {c["id"]: c["verdict"] for c in doc["controls"]}
     assert controls["rbac.authorization-mode"] == "pass"
     assert controls["host.firewall"] == "not run"

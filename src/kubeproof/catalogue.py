@@ -215,6 +215,15 @@ CONTROLS: tuple[Control, ...] = (
        "Each app container has an AppArmor profile or SELinux options applied",
        "Set `appArmorProfile: {type: RuntimeDefault}` or `seLinuxOptions` with a confining "
        "type (not `spc_t` or `unconfined_t`) in the securityContext.", refs=("CKS",)),
+    _c("workload.secrets-as-files", 5, "config",
+       "App containers take no Secret from their environment",
+       "Mount Secrets as files (a secret volume) instead of env valueFrom.secretKeyRef or "
+       "envFrom.secretRef: environment variables leak into logs, crash dumps and child "
+       "processes.", refs=("CIS 5.4.1",)),
+    _c("workload.default-namespace-unused", 6, "config",
+       "Nothing runs or is kept in the default namespace",
+       "Move workloads and their objects out of the default namespace into namespaces of "
+       "their own, with their own policies.", refs=("CIS 5.6.4",)),
     _c("workload.sa-token-not-automounted", 2, "config",
        "App pods do not mount a service account token unless they need the API",
        "Set `automountServiceAccountToken: false` on the pod or its service account.",

@@ -80,11 +80,14 @@ ANSWERED_BY: dict[str, tuple[str, ...]] = {
     "5.2.7": ("tests/workloads/test_nonroot.py::test_pod_asking_for_uid_0_is_rejected[*]",),
     "5.2.8": (_REJECTED + "[NET_RAW]",),
     "5.2.9": (_REJECTED + "[SYS_ADMIN]",),
+    "5.2.10": (_REJECTED + "[hostProcess]",),
     "5.2.11": (_REJECTED + "[hostPath]",),
     "5.2.12": (_REJECTED + "[hostPort]",),
     "5.3.1": ("tests/egress/test_netpol.py::test_other_namespace_cannot_reach_the_app",
               "tests/egress/test_netpol.py::test_app_namespace_cannot_reach_an_arbitrary_pod"),
     "5.3.2": ("tests/egress/test_netpol.py::test_application_namespaces_have_default_deny[*]",),
+    "5.4.1": ("tests/workloads/test_workload.py::test_app_containers_take_no_secret_from_"
+              "their_environment",),
     "5.5.1": ("tests/workloads/test_images.py::test_image_whose_digest_nobody_signed_is_refused",
               "tests/workloads/test_images.py::test_image_by_tag_is_refused"),
     "5.6.2": ("tests/workloads/test_seccomp.py::test_keyctl_is_denied_by_the_default_seccomp_"
@@ -92,6 +95,8 @@ ANSWERED_BY: dict[str, tuple[str, ...]] = {
     "5.6.3": ("tests/workloads/test_nonroot.py::test_app_containers_declare_a_non_root_uid",
               "tests/workloads/test_workload.py::test_app_security_context_gives_a_read_only_"
               "root"),
+    "5.6.4": ("tests/workloads/test_namespaces.py::test_default_namespace_holds_only_what_the_"
+              "cluster_puts_there",),
 }
 NOT_YET = "no kubeproof test yet"
 NO_TEST_VERDICT = "no test"

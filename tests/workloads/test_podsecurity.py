@@ -28,6 +28,9 @@ VIOLATIONS = {
     # Added capabilities: NET_RAW (CIS 5.2.8), and one no level allows (5.2.9).
     "NET_RAW": {"container": {"securityContext": {"capabilities": {"add": ["NET_RAW"]}}}},
     "SYS_ADMIN": {"container": {"securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}},
+    # A Windows HostProcess pod (CIS 5.2.10); validation requires hostNetwork with it.
+    "hostProcess": {"pod": {"spec": {"hostNetwork": True, "securityContext": {
+        "windowsOptions": {"hostProcess": True}}}}},
 }
 
 
@@ -74,8 +77,8 @@ def test_app_namespace_admits_pods_under_the_restricted_policy(admin_api, pod_se
 @pytest.mark.parametrize("violation", list(VIOLATIONS))
 def test_privileged_and_host_pods_are_rejected(pod_security, app_admission,
                                                compliant_admission, evidence, violation):
-    """Privileged, host-namespace, hostPath, hostPort and added-capability pods are rejected
-    in the app namespace."""
+    """Privileged, host-namespace, hostPath, hostPort, added-capability and Windows
+    HostProcess pods are rejected in the app namespace."""
     evidence.add("pod security mechanism", pod_security.describe())
     manifest = app_admission.manifest(f"kp-{violation.lower().replace('_', '-')}", ["true"],
                                       **VIOLATIONS[violation])

@@ -162,3 +162,21 @@ def test_app_pods_do_not_mount_a_service_account_token(app_pods, admin_api, evid
                     mounted[f"{pod.metadata.name}/{c.name}"] = f"{m.name} at {m.mount_path}"
     evidence.add("token mounts", mounted or "none")
     assert not mounted, f"app containers with a service account token mounted: {mounted}"
+
+
+@kubeproof.control("workload.secrets-as-files")
+def test_app_containers_take_no_secret_from_their_environment(app_containers, evidence):
+    """App containers read Secrets as files, not as environment variables (CIS 5.4.1): no
+    env valueFrom.secretKeyRef and no envFrom.secretRef."""
+    found = {}
+    for ac in app_containers:
+        name = f"{ac.pod.metadata.name}/{ac.container.name}"
+        refs = [f"env {e.name} <- secret {e.value_from.secret_key_ref.name}"
+                for e in ac.container.env or []
+                if e.value_from and e.value_from.secret_key_ref]
+        refs += [f"envFrom secret {e.secret_ref.name}" for e in ac.container.env_from or []
+                 if e.secret_ref]
+        evidence.add(f"container {name}", refs or "no secret in its environment")
+        if refs:
+            found[name] = refs
+    assert not found, f"app containers take secrets from their environment: {found}"

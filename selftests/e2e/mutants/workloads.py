@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kubeproof.localcluster import imagepolicy
 from kubeproof.localcluster.cluster import LocalCluster
-from mutants.base import NS, Mutant, Step, container_patch, kubectl_steps, patch_app
+from mutants.base import NS, Mutant, Step, container_patch, create_steps, kubectl_steps, patch_app
 from mutants.components import config_files
 
 WORKLOAD = "tests/workloads/test_workload.py::"
@@ -126,9 +126,16 @@ MUTANTS = (
         *patch_app(container_patch(readOnlyRootFilesystem=False)),
     ),
     Mutant(
-        "app mounts its service account token",
-        (WORKLOAD + "test_app_pods_do_not_mount_a_service_account_token",),
-        *patch_app({"spec": {"template": {"spec": {"automountServiceAccountToken": True}}}},
+        "app mounts its service account token and takes a secret in its environment",
+        (WORKLOAD + "test_app_pods_do_not_mount_a_service_account_token",
+         WORKLOAD + "test_app_containers_take_no_secret_from_their_environment"),
+        *patch_app({"spec": {"template": {"spec": {
+            "automountServiceAccountToken": True,
+            "containers": [{"name": "pegress", "env": [{"name": "KUBEPROOF_MUTANT_TOKEN",
+                                                        "valueFrom": {"secretKeyRef": {
+                                                            "name": "kubeproof-mutant",
+                                                            "key": "token",
+                                                            "optional": True}}}]}]}}}},
                    relax_psa=False),
     ),
     Mutant(
@@ -149,5 +156,13 @@ MUTANTS = (
          IMAGES + "test_image_by_tag_is_refused",
          "tests/workloads/test_static.py::test_manifests_pass_checkov"),
         *app_image_by_tag(),
+    ),
+    Mutant(
+        "a ConfigMap kept in the default namespace",
+        ("tests/workloads/test_namespaces.py::test_default_namespace_holds_only_what_the_"
+         "cluster_puts_there",),
+        *create_steps({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "kubeproof-mutant", "namespace": "default"},
+                       "data": {"note": "kept in default"}}),
     ),
 )
