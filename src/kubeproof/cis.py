@@ -43,6 +43,7 @@ ANSWERED_BY: dict[str, tuple[str, ...]] = {
     "1.2.28": ("tests/cluster/test_encryption.py::test_secret_is_encrypted_in_etcd",
                "tests/cluster/test_encryption.py::test_encryption_config_puts_a_real_provider_"
                "first"),
+    "2.7": ("tests/cluster/test_etcd.py::test_etcd_refuses_client_certificates_of_the_cluster_ca",),
     "3.2.1": ("tests/cluster/test_audit.py::test_audit_is_configured[policy]",),
     "3.2.2": ("tests/cluster/test_audit.py::test_audit_log_records_our_request",),
     "4.2.1": (_KUBELET + "test_kubelet_refuses_anonymous_requests[*]",),

@@ -1,4 +1,5 @@
-"""etcd isolation: client certificates required, ports unreachable from workloads (item 4)."""
+"""etcd isolation: client certificates required, none of the cluster CA's accepted, ports
+unreachable from workloads (item 4)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,44 @@ def test_etcd_requires_client_certificate(cluster, evidence):
         return
     kubeproof.expect_denied(evidence, f"GET {url} without a client certificate", denied=False,
                             detail=f"{bare.status_code} {bare.text[:200]!r}", guard=f"etcd {url}")
+
+
+def _get(url: str, etcd, cert: tuple[str, str] | None) -> requests.Response | Exception:
+    """GET url on etcd with a client certificate (or none); the TLS or connection error
+    when the handshake is refused."""
+    try:
+        return requests.get(url, cert=cert, verify=str(etcd.ca_file), timeout=REQUEST_TIMEOUT)
+    except (requests.exceptions.SSLError, requests.ConnectionError) as exc:
+        return exc
+
+
+@kubeproof.control("cis.etcd")
+def test_etcd_refuses_client_certificates_of_the_cluster_ca(cluster, admin_api, evidence):
+    """etcd refuses the admin identity's client certificate, which the cluster CA signed: it
+    trusts a CA of its own (CIS 2.7), so no certificate the cluster CA issues reaches etcd."""
+    kubeproof.require(cluster, ETCD_ACCESS)
+    etcd = cluster.etcd
+    url = f"{etcd.endpoint}/version"
+    configuration = admin_api.api.configuration
+    if not (configuration.cert_file and configuration.key_file):
+        raise kubeproof.Inconclusive(f"the admin kubeconfig {cluster.admin.kubeconfig} holds "
+                                     f"no client certificate: none of the cluster CA's to try")
+    guard = f"etcd {url}"
+    with evidence.canary(f"GET {url} with etcd's client certificate {etcd.cert_file.name}",
+                         guard=guard):
+        served = _get(url, etcd, (str(etcd.cert_file), str(etcd.key_file)))
+        assert isinstance(served, requests.Response) and served.status_code == 200, served
+    with evidence.canary("the admin identity's client certificate authenticates to the API "
+                         "server", guard=guard):
+        review = admin_api.self_review()
+        assert review.status == 201, f"SelfSubjectReview -> {review.status}"
+    answer = _get(url, etcd, (configuration.cert_file, configuration.key_file))
+    refused = not isinstance(answer, requests.Response)
+    detail = (f"refused in the handshake: {answer}" if refused
+              else f"{answer.status_code} {answer.text[:200]!r}")
+    kubeproof.expect_denied(evidence, f"GET {url} with the admin identity's client "
+                            f"certificate (cluster CA)", denied=refused, detail=detail,
+                            guard=guard)
 
 
 def _hosts_and_client_port(cluster, admin_api, flags: dict[str, str]

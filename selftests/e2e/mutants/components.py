@@ -240,6 +240,25 @@ def kube_proxy_config(**changes) -> tuple[Step, Step]:
     return apply, revert
 
 
+def etcd_trusts_the_cluster_ca() -> tuple[Step, Step]:
+    """Restart etcd with a trusted-CA bundle of its own CA and the cluster CA (the API
+    server's etcd client certificate still verifies); revert restarts it hardened."""
+
+    def bundle(c: LocalCluster) -> Path:
+        return c.layout.config / "etcd-and-cluster-ca.crt"
+
+    def apply(c: LocalCluster) -> None:
+        pki = c.layout.pki
+        bundle(c).write_text((pki / "etcd-ca.crt").read_text() + (pki / "ca.crt").read_text())
+        c.restart("etcd", {"trusted-ca-file": str(bundle(c))})
+
+    def revert(c: LocalCluster) -> None:
+        c.restart("etcd")
+        bundle(c).unlink(missing_ok=True)
+
+    return apply, revert
+
+
 ABAC_POLICY = ('{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", '
                '"spec": {"user": "kubeproof-mutant-abac", "namespace": "*", "resource": "*"}}\n')
 TOKENS = "kubeproof-mutant-token,kubeproof-mutant,kubeproof-mutant-uid\n"
@@ -368,6 +387,11 @@ MUTANTS = (
          FLAGS + "test_component_flag[2.2-client-cert-auth]"),
         # etcd asks for client certificates whenever it has a trusted CA file
         *restart("etcd", client_cert_auth="false", trusted_ca_file=None),
+    ),
+    Mutant(
+        "etcd also trusts the cluster CA for its clients",
+        ("tests/cluster/test_etcd.py::test_etcd_refuses_client_certificates_of_the_cluster_ca",),
+        *etcd_trusts_the_cluster_ca(),
     ),
     Mutant(
         "AIDE database removed",
