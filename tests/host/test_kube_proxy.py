@@ -27,8 +27,8 @@ def _addresses(host) -> list[str]:
 
 def _kube_proxy(host, node, evidence) -> tuple[int, list[str]]:
     """kube-proxy's pid and argv on the node (skips when none runs)."""
-    running = nodeprocesses.processes(host, PROXY)
-    if not running:
+    running = [(pid, argv) for pid, argv in nodeprocesses.processes(host, PROXY) if argv]
+    if not running:  # (an exiting process shows no command line)
         pytest.skip(f"no kube-proxy runs on node {node} (another service proxy, or none)")
     pid, argv = running[0]
     evidence.add("kube-proxy", {"pid": pid, "argv": argv})
