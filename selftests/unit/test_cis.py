@@ -59,6 +59,8 @@ def test_coverage_gives_each_recommendation_its_verdict_or_the_reason():
     (Rule("mode", "600"), "600", True), (Rule("mode", "600"), "400", True),
     (Rule("mode", "600"), "640", False), (Rule("mode", "600"), "1600", False),
     (Rule("mode", "700"), "rwx", False),
+    (Rule("nonzero"), "4h0m0s", True), (Rule("nonzero"), "0s", False),
+    (Rule("nonzero"), "0h0m0s", False), (Rule("nonzero"), "0", False),
 ])
 def test_rules(rule, value, holds):
     assert rule.holds(value) is holds

@@ -118,7 +118,6 @@ NO_TEST: dict[str, str] = {
     "3.1.2": "no test: a human's use of service account tokens is not visible in the API "
              "(Manual)",
     "3.1.3": "no test: a human's use of bootstrap tokens is not visible in the API (Manual)",
-    "4.2.5": "not checked yet: the table has no duration rule (not 0, 0s, 0m) (Manual)",
     "4.2.7": "not checked: the local cluster sets --hostname-override to fix its node name, and "
              "some providers need it (Manual)",
     "4.2.8": "no test: the benchmark gives no value to compare (eventRecordQPS \"appropriate\"; "

@@ -20,7 +20,8 @@ FLAG, SETTING, MODE, OWNER = "flag", "setting", "mode", "owner"
 @dataclass(frozen=True)
 class Rule:
     """How a value is compared: `op` is one of set, unset, eq, gte, has, lacks, https, within,
-    mode (octal permissions no wider than `value`); `value` its operand; `default` the
+    mode (octal permissions no wider than `value`), nonzero (a number or Go duration other
+    than 0, 0s, 0m0s...); `value` its operand; `default` the
     component's value when a flag is absent (None: an absent flag is judged as absent)."""
 
     op: str
@@ -35,7 +36,8 @@ class Rule:
                 "lacks": f"a list without {self.value}",
                 "https": "https:// URLs only",
                 "within": f"only items of {self.value}",
-                "mode": f"mode {self.value} or more restrictive"}[self.op]
+                "mode": f"mode {self.value} or more restrictive",
+                "nonzero": "not 0"}[self.op]
 
     def holds(self, value: str | None) -> bool:
         """Whether a value (None: absent, after the default) meets the rule."""
@@ -60,6 +62,8 @@ class Rule:
             return all(v.startswith("https://") for v in items)
         if self.op == "within":
             return set(items) <= set(self.value.split(","))
+        if self.op == "nonzero":
+            return any(c in "123456789" for c in value)
         if self.op == "mode":
             return (all(c in "01234567" for c in value)
                     and int(value, 8) & ~int(self.value, 8) == 0)

@@ -213,6 +213,10 @@ CHECKS: tuple[ConfigCheck, ...] = (
     _row("4.2.4", "read-only-port", "host.kubelet-hardening", KUBELET, SETTING,
          "read-only-port", Rule("eq", "0"),
          "Set readOnlyPort: 0 in the kubelet's config file."),
+    _row("4.2.5", "streaming-connection-idle-timeout", "host.kubelet-hardening", KUBELET,
+         SETTING, "streaming-connection-idle-timeout", Rule("nonzero"),
+         "Remove streamingConnectionIdleTimeout: 0 from the kubelet's config file (default "
+         "4h): idle exec and port-forward streams must time out."),
     _row("4.2.6", "make-iptables-util-chains", "host.kubelet-hardening", KUBELET, SETTING,
          "make-iptables-util-chains", Rule("eq", "true"),
          "Set makeIPTablesUtilChains: true in the kubelet's config file."),

@@ -107,13 +107,15 @@ KUBELET_SETTINGS = {
     "make-iptables-util-chains": ("makeIPTablesUtilChains", "make-iptables-util-chains"),
     "tls-cipher-suites": ("tlsCipherSuites", "tls-cipher-suites"),
     "pod-max-pids": ("podPidsLimit", "pod-max-pids"),
+    "streaming-connection-idle-timeout": ("streamingConnectionIdleTimeout",
+                                          "streaming-connection-idle-timeout"),
 }
 # What the kubelet uses when a setting is absent: KubeletConfiguration v1beta1 defaults when it
 # runs with --config, the command-line defaults when it runs on flags alone.
 COMMON_DEFAULTS = {"client-ca-file": None, "rotate-certificates": False, "address": "0.0.0.0",
                    "port": 10250, "tls-cert-file": None, "server-tls-bootstrap": False,
                    "make-iptables-util-chains": True, "tls-cipher-suites": None,
-                   "pod-max-pids": -1}
+                   "pod-max-pids": -1, "streaming-connection-idle-timeout": "4h0m0s"}
 CONFIG_DEFAULTS = {"anonymous-auth": False, "authorization-mode": "Webhook",
                    "read-only-port": 0, **COMMON_DEFAULTS}
 FLAG_DEFAULTS = {"anonymous-auth": True, "authorization-mode": "AlwaysAllow",

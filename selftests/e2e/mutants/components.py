@@ -266,7 +266,8 @@ AUDIT_NOTHING = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: N
 OPEN_KUBELET = {"authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": True},
                                    "x509": {}},
                 "authorization": {"mode": "AlwaysAllow"}, "rotateCertificates": False,
-                "makeIPTablesUtilChains": False, "tlsCipherSuites": None, "podPidsLimit": None}
+                "makeIPTablesUtilChains": False, "tlsCipherSuites": None, "podPidsLimit": None,
+                "streamingConnectionIdleTimeout": "0s"}
 
 MUTANTS = (
     Mutant(
@@ -451,8 +452,8 @@ MUTANTS = (
     ),
     Mutant(
         "kubelet open (anonymous allowed, AlwaysAllow, no client CA, no certificate rotation, "
-        "no iptables utility chains, CBC ciphers, no PID limit), and the API server calls it "
-        "without a client certificate",
+        "no iptables utility chains, CBC ciphers, no PID limit, no stream idle timeout), and "
+        "the API server calls it without a client certificate",
         (FLAGS + "test_component_flag[1.2.4-kubelet-client-certificate-and-key]",
          KUBELET + "test_kubelet_setting_is_hardened[*-anonymous-auth]",
          KUBELET + "test_kubelet_setting_is_hardened[*-authorization-mode]",
@@ -460,6 +461,7 @@ MUTANTS = (
          KUBELET + "test_kubelet_setting_is_hardened[*-make-iptables-util-chains]",
          KUBELET + "test_kubelet_setting_is_hardened[*-strong-ciphers]",
          KUBELET + "test_kubelet_setting_is_hardened[*-pod-pids-limit]",
+         KUBELET + "test_kubelet_setting_is_hardened[*-streaming-connection-idle-timeout]",
          KUBELET + "test_kubelet_client_ca_is_set[*]",
          KUBELET + "test_kubelet_refuses_anonymous_requests[*]",
          TLS + "test_kubelet_tls[client-ca]"),
