@@ -54,13 +54,16 @@ def tree(host: Host, directory: str, pattern: str) -> list[FileFacts]:
     return _parse(result.stdout)
 
 
-def from_flag(host: Host, locator: str, flags: dict[str, str]) -> tuple[str, list[FileFacts]]:
-    """(what was looked at, what it holds) for a `--FLAG` or `--FLAG/PATTERN` locator; the
-    flag being absent is Inconclusive (the file it would name is unknown)."""
+def from_flag(host: Host, locator: str, flags: dict[str, str], root: str = ""
+              ) -> tuple[str, list[FileFacts]]:
+    """(what was looked at, what it holds) for a `--FLAG` or `--FLAG/PATTERN` locator, the
+    path taken under root (`/proc/PID/root` for a container's process: its own view of its
+    files); the flag being absent is Inconclusive (the file it would name is unknown)."""
     flag, _, pattern = locator.removeprefix("--").partition("/")
     path = flags.get(flag)
     if not path:
         raise Inconclusive(f"the component has no --{flag}: the file it names is unknown")
+    path = root + path
     if not pattern:
         found = stat(host, path)
         return path, [found] if found else []

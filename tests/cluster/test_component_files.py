@@ -87,8 +87,9 @@ def _locate(check: ConfigCheck, where: Running, component_flags, cluster
     """(what was looked at, the files found) for the row's locator."""
     (locator,) = check.keys
     if locator.startswith("--"):
+        root = "" if where.host_process else f"/proc/{where.pid}/root"
         looked, found = nodefiles.from_flag(where.host, locator,
-                                            component_flags(check.component))
+                                            component_flags(check.component), root)
         if not found:
             raise kubeproof.Inconclusive(f"{looked} does not exist on node {where.node.name}")
         return looked, found
