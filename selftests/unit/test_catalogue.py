@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conftest import CONTROLS_MD_COPY, CONTROLS_MD_SHARED
-from kubeproof import catalogue
+from kubeproof import catalogue, controlsdoc
 
 ROW = re.compile(r"^\| ([a-z]+\.[a-z0-9-]+) \| ([^|]+) \| ([a-z+]+) \|", re.M)
 AREAS = {"rbac", "seccomp", "podsecurity", "nonroot", "netpol", "egress", "mesh", "tls", "etcd",
@@ -72,3 +72,23 @@ def test_every_generated_marker_is_described():
 def test_nearest_ids():
     assert catalogue.nearest("rbac.app-user-denied-kube")[0] == "rbac.app-user-denied-kube-system"
     assert set(catalogue.nearest("netpol.zzz")) == {"netpol.default-deny", "netpol.enforced"}
+
+
+def test_controls_md_tables_are_rendered_from_the_catalogue():
+    """docs/CONTROLS.md's tables are the catalogue's rows (python -m kubeproof.controlsdoc
+    renders them), and every area has its section."""
+    text = CONTROLS_MD_COPY.read_text()
+    assert controlsdoc.render(text) == text, (
+        "docs/CONTROLS.md differs from the catalogue: run python -m kubeproof.controlsdoc "
+        "docs/CONTROLS.md")
+    placed = {area for areas in controlsdoc.SECTIONS.values() for area in areas}
+    assert set(catalogue.AREAS) <= placed
+
+
+def test_controlsdoc_check_says_when_the_tables_differ(tmp_path, capsys):
+    stale = tmp_path / "CONTROLS.md"
+    stale.write_text(CONTROLS_MD_COPY.read_text().replace("| host.hids |", "| host.old |"))
+    assert controlsdoc.main(["--check", str(stale)]) == 1
+    assert "differ from the catalogue" in capsys.readouterr().err
+    assert controlsdoc.main([str(stale)]) == 0
+    assert controlsdoc.main(["--check", str(stale)]) == 0
