@@ -30,6 +30,13 @@ def test_a_test_answers_the_cis_id_its_parametrization_starts_with():
                       "[n1-4.2.1-anonymous-auth]") == ["4.2.1"]
     assert cis.ids_of("tests/host/test_kubelet.py::test_kubelet_refuses_anonymous_requests"
                       "[n1]") == ["4.2.1"]
+    # A node named by its address, or with a CIS-like part in its name, misleads nothing.
+    assert cis.ids_of("tests/host/test_kubelet.py::test_kubelet_setting_is_hardened"
+                      "[10.0.1.5-4.2.1-anonymous-auth]") == ["4.2.1"]
+    assert cis.ids_of("tests/host/test_kubelet.py::test_kubelet_refuses_anonymous_requests"
+                      "[pool-1.2.1-x]") == ["4.2.1"]
+    assert cis.ids_of(f"{FLAGS}[9.9.9-made-up]") == []
+    assert cis.ids_of(f"{FLAGS}[x1.2.17-audit-log-maxage]") == []
 
 
 def test_coverage_gives_each_recommendation_its_verdict_or_the_reason():

@@ -297,8 +297,9 @@ CONTROLS: tuple[Control, ...] = (
        "Nothing runs or is kept in the default namespace",
        "Move workloads and their objects out of the default namespace into namespaces of "
        "their own, with their own policies.", refs=("CIS 5.6.4",),
-       check="the default namespace holds no pods, Deployments, Secrets or ConfigMaps, and no "
-             "Services or service accounts beyond the cluster's own `kubernetes` and `default`"),
+       check="the default namespace holds no pods, workload controllers (Deployments, "
+             "DaemonSets, StatefulSets, Jobs, CronJobs) or ConfigMaps, and no Services or "
+             "service accounts beyond the cluster's own `kubernetes` and `default`"),
     _c("workload.sa-token-not-automounted", 2, "config",
        "App pods do not mount a service account token unless they need the API",
        "Set `automountServiceAccountToken: false` on the pod or its service account.",

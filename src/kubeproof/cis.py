@@ -1,8 +1,8 @@
 """The CIS Kubernetes Benchmark v1.12 coverage table: its 131 recommendations, the kubeproof
 tests that answer each, and the reason where none does.
 
-A test answers a recommendation when its parametrization id carries the CIS id (the
-configuration table's `[1.2.17-audit-log-maxage]`, or per node
+A test answers a recommendation when its parametrization id ends in the id of a row of the
+configuration table, which carries the CIS id (`[1.2.17-audit-log-maxage]`, or per node
 `[node-a-4.2.1-anonymous-auth]`), or when ANSWERED_BY below names it: the behavioural tests
 that try what a recommendation is about (section 5's RBAC and admission probes). The
 recommendations (id, section, title, CIS assessment status) are kube-bench's encoding of the
@@ -18,13 +18,11 @@ from importlib import resources
 
 import yaml
 
+from kubeproof.configtable import CHECKS
 from kubeproof.testids import matches
 from kubeproof.verdicts import Verdict, control_verdict
 
 BENCHMARK = "CIS Kubernetes Benchmark v1.12"
-# The CIS id a parametrization id carries: first (`[1.2.17-...`), or after the node
-# (`[node-a-4.2.1-...`).
-_LEADING_ID = re.compile(r"[\[-](\d+(?:\.\d+)+)-")
 
 _RBAC = "tests/cluster/test_rbac.py::"
 _BEYOND = _RBAC + "test_app_user_has_no_power_beyond_its_namespace"
@@ -152,9 +150,10 @@ def recommendations() -> tuple[Recommendation, ...]:
 
 
 def ids_of(nodeid: str) -> list[str]:
-    """The recommendations a test answers: the CIS id its parametrization starts with, and
-    those whose ANSWERED_BY patterns match it."""
-    found = [m.group(1) for m in [_LEADING_ID.search(nodeid)] if m]
+    """The recommendations a test answers: the CIS id of the configuration row its
+    parametrization id ends in, and those whose ANSWERED_BY patterns match it."""
+    found = [check.cis for check in CHECKS
+             if check.cis and re.search(rf"[\[-]{re.escape(check.id)}\]$", nodeid)]
     found += [cis for cis, patterns in ANSWERED_BY.items()
               if any(matches(p, nodeid) for p in patterns)]
     return sorted(set(found), key=_order)

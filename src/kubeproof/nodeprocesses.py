@@ -112,13 +112,13 @@ def etcd_config_flags(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in config.items():
         if key in ETCD_SECTIONS and isinstance(value, dict):
-            out.update({ETCD_SECTIONS[key] + k: _flag_text(v) for k, v in value.items()})
+            out.update({ETCD_SECTIONS[key] + k: flag_text(v) for k, v in value.items()})
         elif value is not None:
-            out[key] = _flag_text(value)
+            out[key] = flag_text(value)
     return out
 
 
-def _flag_text(value: Any) -> str:
+def flag_text(value: Any) -> str:
     """A YAML value as a command-line flag would spell it."""
     if isinstance(value, bool):
         return str(value).lower()

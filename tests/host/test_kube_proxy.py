@@ -4,8 +4,8 @@ other address the node has; and its kubeconfig's mode and owner (CIS 4.1.3, 4.1.
 
 from __future__ import annotations
 
+import nodefacts
 import pytest
-import yaml
 
 import kubeproof
 from kubeproof import connect, nodefiles, nodeprocesses
@@ -25,31 +25,32 @@ def _addresses(host) -> list[str]:
     return sorted({line.split()[3].split("/")[0] for line in result.stdout.splitlines()})
 
 
-def _kube_proxy(host, node, evidence) -> tuple[int, list[str]]:
-    """kube-proxy's pid and argv on the node (skips when none runs)."""
+def _kube_proxy(host, node, evidence) -> tuple[nodefiles.Process, list[str]]:
+    """kube-proxy's process and argv on the node (skips when none runs)."""
     running = [(pid, argv) for pid, argv in nodeprocesses.processes(host, PROXY) if argv]
     if not running:  # (an exiting process shows no command line)
         pytest.skip(f"no kube-proxy runs on node {node} (another service proxy, or none)")
-    pid, argv = running[0]
-    evidence.add("kube-proxy", {"pid": pid, "argv": argv})
-    return pid, argv
+    pid, argv = min(running)
+    evidence.add("kube-proxy", nodefacts.process_evidence(pid, argv, ("config", "kubeconfig")))
+    contained = not nodeprocesses.in_host_pid_namespace(host, pid)
+    return nodefiles.Process(pid, contained), argv
 
 
-def _kubeconfig(host, pid: int, argv: list[str]) -> str:
-    """kube-proxy's kubeconfig as its process sees it: its --config file's
-    clientConnection.kubeconfig (which wins over --kubeconfig), else --kubeconfig."""
+def _kubeconfig(host, process: nodefiles.Process, argv: list[str]) -> str:
+    """kube-proxy's kubeconfig as a node path: its --config file's
+    clientConnection.kubeconfig (which wins over --kubeconfig), else --kubeconfig, as the
+    process sees it."""
     flags = nodeprocesses.flags(argv)
     if flags.get("config"):
-        text = nodeprocesses.run(host, "cat -- %s", f"/proc/{pid}/root{flags['config']}")
-        if text.rc != 0:
-            raise kubeproof.Inconclusive(f"cannot read kube-proxy's --config "
-                                         f"{flags['config']}: {text.stderr.strip()}")
-        found = ((yaml.safe_load(text.stdout) or {}).get("clientConnection") or {}).get(
-            "kubeconfig")
-        if found:
-            return found
+        path = nodefiles.as_seen_by(host, process, flags["config"])
+        text = nodefacts.read(host, path)
+        if text is None:
+            raise kubeproof.Inconclusive(f"kube-proxy's --config {path} does not exist")
+        connection = nodefacts.parse_yaml(text, path).get("clientConnection") or {}
+        if isinstance(connection, dict) and connection.get("kubeconfig"):
+            return nodefiles.as_seen_by(host, process, str(connection["kubeconfig"]))
     if flags.get("kubeconfig"):
-        return flags["kubeconfig"]
+        return nodefiles.as_seen_by(host, process, flags["kubeconfig"])
     raise kubeproof.Inconclusive("kube-proxy names no kubeconfig (it uses its in-cluster "
                                  "service account)")
 
@@ -58,9 +59,9 @@ def _kubeconfig(host, pid: int, argv: list[str]) -> str:
                                    for c in rows((MODE, OWNER), (PROXY,))])
 def test_kube_proxy_kubeconfig_is_guarded(host, node, evidence, check: ConfigCheck):
     """kube-proxy's kubeconfig is mode 600 or tighter and owned by root:root (CIS 4.1.3,
-    4.1.4), read through /proc/PID/root so a container's own file is the one judged."""
-    pid, argv = _kube_proxy(host, node, evidence)
-    path = f"/proc/{pid}/root{_kubeconfig(host, pid, argv)}"
+    4.1.4), as its process sees it (a container's own file, under /proc/PID/root)."""
+    process, argv = _kube_proxy(host, node, evidence)
+    path = _kubeconfig(host, process, argv)
     found = nodefiles.stat(host, path)
     if found is None:
         raise kubeproof.Inconclusive(f"kube-proxy's kubeconfig {path} does not exist")

@@ -29,15 +29,6 @@ def _param(check: ConfigCheck):
     return pytest.param(check, id=check.id)
 
 
-def _text(value) -> str | None:
-    """A setting's value as flag text (YAML's booleans as true/false, lists comma-joined)."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return None if value is None else str(value)
-
-
 @pytest.mark.parametrize("check", [_param(c) for c in rows((SETTING,), (KUBELET,))])
 def test_kubelet_setting_is_hardened(kubelet, evidence, check: ConfigCheck):
     """A kubelet setting meets its row of the configuration table (CIS 4.2): anonymous access
@@ -48,7 +39,7 @@ def test_kubelet_setting_is_hardened(kubelet, evidence, check: ConfigCheck):
     found, sources = {}, {}
     for setting in check.keys:
         value, sources[setting] = kubelet.setting(setting)
-        found[setting] = _text(value)
+        found[setting] = None if value is None else nodeprocesses.flag_text(value)
     ok, seen = check.judge(found)
     evidence.add(check.name, {"value": seen, "source": sources})
     assert ok, (f"kubelet {seen} ({sources}): expected {check.rule.expected()}. "
@@ -68,10 +59,15 @@ def _unit_files(host, node) -> tuple[str, list[nodefiles.FileFacts]]:
     """The kubelet's systemd unit file and drop-ins (skips when the kubelet is no unit)."""
     result = nodeprocesses.run(host, "systemctl show --value -p FragmentPath -p DropInPaths "
                                      "kubelet")
-    paths = result.stdout.split() if result.rc == 0 else []
+    said = (result.stderr or result.stdout).strip()
+    if result.rc != 0 and "not been booted with systemd" in said:
+        pytest.skip(f"node {node} does not run systemd: the kubelet is no systemd unit")
+    if result.rc != 0:
+        raise kubeproof.Inconclusive(f"cannot ask systemd for the kubelet's unit: {said}")
+    paths = result.stdout.split()
     if not paths:
-        pytest.skip(f"the kubelet on node {node} is not a systemd unit (systemctl: "
-                    f"{(result.stderr or result.stdout).strip() or 'no unit file'})")
+        pytest.skip(f"the kubelet on node {node} is not a systemd unit (systemd has no unit "
+                    f"file for it)")
     return ", ".join(paths), [f for f in (nodefiles.stat(host, p) for p in paths) if f]
 
 
@@ -92,7 +88,8 @@ def test_kubelet_file_is_guarded(host, node, kubelet, evidence, check: ConfigChe
             pytest.skip(f"the kubelet sets no {locator[1:]} ({source}): no file to judge")
         looked, files = str(path), [f for f in [nodefiles.stat(host, str(path))] if f]
     else:
-        looked, files = nodefiles.from_flag(host, locator, kubelet.flags)
+        looked, files = nodefiles.from_flag(host, locator, kubelet.flags,
+                                            nodefiles.Process(kubelet.pid))
     if not files:
         raise kubeproof.Inconclusive(f"the kubelet's {looked} does not exist on node {node}")
     ok, seen = check.judge({f.path: f.mode if check.source == MODE else f.owner

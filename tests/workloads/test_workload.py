@@ -170,13 +170,12 @@ def test_app_containers_take_no_secret_from_their_environment(app_containers, ev
     env valueFrom.secretKeyRef and no envFrom.secretRef."""
     found = {}
     for ac in app_containers:
-        name = f"{ac.pod.metadata.name}/{ac.container.name}"
         refs = [f"env {e.name} <- secret {e.value_from.secret_key_ref.name}"
                 for e in ac.container.env or []
                 if e.value_from and e.value_from.secret_key_ref]
         refs += [f"envFrom secret {e.secret_ref.name}" for e in ac.container.env_from or []
                  if e.secret_ref]
-        evidence.add(f"container {name}", refs or "no secret in its environment")
+        evidence.add(f"container {ac.name}", refs or "no secret in its environment")
         if refs:
-            found[name] = refs
+            found[ac.name] = refs
     assert not found, f"app containers take secrets from their environment: {found}"
