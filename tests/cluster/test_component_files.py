@@ -137,9 +137,9 @@ def _locate(check: ConfigCheck, where: Running, component_flags, cluster
                                          f"{where.node.name}, but {path} does not exist")
         return path, [found]
     if locator == "admin.conf":
-        paths = list(ADMIN_KUBECONFIGS)
-        if where.node.spec == "local://":
-            paths.append(str(cluster.admin.kubeconfig))
+        # kubeadm's, and the admin kubeconfig kubeproof was given where the node has that path
+        # too (kubeproof runs on the control-plane node, or is the local target).
+        paths = list(dict.fromkeys((*ADMIN_KUBECONFIGS, str(cluster.admin.kubeconfig))))
         found = [f for f in (nodefiles.stat(where.host, p) for p in paths) if f]
         if not found:
             pytest.skip(f"no administrative kubeconfig on node {where.node.name} (looked at "
