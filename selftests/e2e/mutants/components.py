@@ -429,6 +429,8 @@ MUTANTS = (
                                         "etcd-keyfile": None}),
         # Their canary reads etcd over TLS with the client certificate.
         breaks=("tests/cluster/test_etcd.py::test_etcd_requires_client_certificate",
+                "tests/cluster/test_etcd.py::test_etcd_refuses_client_certificates_of_the_"
+                "cluster_ca",
                 "tests/cluster/test_encryption.py::test_secret_is_encrypted_in_etcd"),
     ),
     Mutant(
