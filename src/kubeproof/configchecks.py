@@ -105,6 +105,11 @@ class ConfigCheck:
             ok = ok and self.rule.holds(value)
         return ok, seen
 
+    def file_values(self, files) -> dict[str, str | None]:
+        """{path: mode or owner} of files (kubeproof.nodefiles.FileFacts), as the row's
+        source (MODE or OWNER) asks."""
+        return {f.path: f.mode if self.source == MODE else f.owner for f in files}
+
     def flag_values(self, flags: dict[str, str]) -> dict[str, str | None]:
         """{--flag: value or None} of the row's flags in a component's flags."""
         return {f"--{flag}": flags.get(flag) for flag in self.keys}

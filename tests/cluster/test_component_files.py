@@ -164,8 +164,7 @@ def test_component_file(running, component_flags, cluster, evidence, check: Conf
             raise kubeproof.Inconclusive(f"cannot read the owner of pid {where.pid}")
         evidence.add(f"{check.component}'s process runs as", owner)
         check = dataclasses.replace(check, rule=Rule("eq", owner))
-    ok, seen = check.judge({f.path: f.mode if check.source == MODE else f.owner
-                            for f in files})
+    ok, seen = check.judge(check.file_values(files))
     evidence.add(f"{check.source} of {looked} on node {where.node.name}", seen)
     wrong = {path: value for path, value in seen.items() if not check.rule.holds(value)}
     assert ok, f"{wrong}: expected {check.rule.expected()}. {check.remediation}"

@@ -65,7 +65,7 @@ def test_kube_proxy_kubeconfig_is_guarded(host, node, evidence, check: ConfigChe
     found = nodefiles.stat(host, path)
     if found is None:
         raise kubeproof.Inconclusive(f"kube-proxy's kubeconfig {path} does not exist")
-    ok, seen = check.judge({path: found.mode if check.source == MODE else found.owner})
+    ok, seen = check.judge(check.file_values([found]))
     evidence.add(f"{check.source} of kube-proxy's kubeconfig", seen)
     assert ok, f"{seen}: expected {check.rule.expected()}. {check.remediation}"
 

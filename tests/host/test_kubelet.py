@@ -92,8 +92,7 @@ def test_kubelet_file_is_guarded(host, node, kubelet, evidence, check: ConfigChe
                                             nodefiles.Process(kubelet.pid))
     if not files:
         raise kubeproof.Inconclusive(f"the kubelet's {looked} does not exist on node {node}")
-    ok, seen = check.judge({f.path: f.mode if check.source == MODE else f.owner
-                            for f in files})
+    ok, seen = check.judge(check.file_values(files))
     evidence.add(f"{check.source} of {looked}", seen)
     assert ok, f"{seen}: expected {check.rule.expected()}. {check.remediation}"
 
