@@ -51,6 +51,10 @@ def deployed(local_cluster):
     script = (f'"$0" -m pytest "$@"; status=$?; echo {MARKER}; cat /reports/results.json;'
               f' exit $status')
     container["command"] = ["/bin/sh", "-c", script, "/opt/kubeproof/venv/bin/python"]
+    # The local cluster is not kubeadm's: its admin kubeconfig is elsewhere on the node (the
+    # outside run's --kubeconfig is that file, so the option changes nothing there).
+    container["args"] = [*container["args"],
+                         f"--admin-kubeconfig-on-node={local_cluster.layout.admin_kubeconfig}"]
     create = {"Namespace": lambda d: admin.core.create_namespace(d),
               "ServiceAccount": lambda d: admin.core.create_namespaced_service_account(
                   "kubeproof", d),

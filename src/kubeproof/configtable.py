@@ -9,9 +9,9 @@ File locators (the `keys` of MODE and OWNER rows):
 - `--FLAG`: the file the component's flag names; `--FLAG/PATTERN`: the directory that file is
   in, and everything in it whose name matches PATTERN (find -name, the directory included);
 - `manifest`: the component's static pod manifest (`<staticPodPath>/<component>.yaml`);
-- `admin.conf`: the default administrative kubeconfig (kubeadm's /etc/kubernetes/admin.conf
-  and super-admin.conf, and the admin kubeconfig kubeproof was given where the node has that
-  path too);
+- `admin.conf`: the administrative kubeconfigs on the node (ClusterAccess.admin_kubeconfigs:
+  kubeadm's /etc/kubernetes/admin.conf and super-admin.conf, --admin-kubeconfig-on-node, and
+  the --kubeconfig kubeproof was given, where the node has that path too);
 - `unit`: the kubelet's systemd unit file and drop-ins;
 - `@SETTING`: the file a kubelet setting names (its flag, else its config file's key);
 - `kubeconfig`: kube-proxy's kubeconfig (its --config file's clientConnection.kubeconfig,

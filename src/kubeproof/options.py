@@ -101,6 +101,11 @@ def add_options(parser: pytest.Parser) -> None:
                          "/etc/kubernetes/pki/apiserver-etcd-client.crt)")
     group.addoption("--etcd-key", metavar="PATH", default=None,
                     help="existing target: the key of --etcd-cert")
+    group.addoption("--admin-kubeconfig-on-node", action="append", default=[], metavar="PATH",
+                    help="existing and in-cluster targets: where an administrative kubeconfig "
+                         "sits on the control-plane nodes, besides kubeadm's "
+                         "/etc/kubernetes/admin.conf and super-admin.conf, for CIS 1.1.13/14 "
+                         "(repeatable)")
     group.addoption("--aide-config", metavar="PATH", default=FileIntegrity.aide_config,
                     help="existing and terraform targets: AIDE's config file on the nodes, "
                          "for host.hids (default: %(default)s)")

@@ -26,7 +26,6 @@ from kubeproof.nodeprocesses import (
 )
 
 STATIC_POD_PATH = "/etc/kubernetes/manifests"  # the kubelet's staticPodPath as kubeadm sets it
-ADMIN_KUBECONFIGS = ("/etc/kubernetes/admin.conf", "/etc/kubernetes/super-admin.conf")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,9 +136,7 @@ def _locate(check: ConfigCheck, where: Running, component_flags, cluster
                                          f"{where.node.name}, but {path} does not exist")
         return path, [found]
     if locator == "admin.conf":
-        # kubeadm's, and the admin kubeconfig kubeproof was given where the node has that path
-        # too (kubeproof runs on the control-plane node, or is the local target).
-        paths = list(dict.fromkeys((*ADMIN_KUBECONFIGS, str(cluster.admin.kubeconfig))))
+        paths = cluster.admin_kubeconfigs
         found = [f for f in (nodefiles.stat(where.host, p) for p in paths) if f]
         if not found:
             pytest.skip(f"no administrative kubeconfig on node {where.node.name} (looked at "

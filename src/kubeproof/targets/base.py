@@ -81,6 +81,10 @@ class FileIntegrity:
     canary: str = "/etc/kubeproof/hids-canary"
 
 
+# kubeadm's administrative kubeconfigs on control-plane nodes (CIS 1.1.13/14).
+ADMIN_KUBECONFIGS = ("/etc/kubernetes/admin.conf", "/etc/kubernetes/super-admin.conf")
+
+
 @dataclass
 class ClusterAccess:
     """Everything a started target yields to the controls."""
@@ -105,6 +109,8 @@ class ClusterAccess:
     # kubeproof's own probe image pinned by digest (kubeproof.probeimage).
     probe_image: str = ""
     file_integrity: FileIntegrity = field(default_factory=FileIntegrity)
+    # Where the cluster's administrative kubeconfigs may sit on control-plane nodes.
+    admin_kubeconfigs: tuple[str, ...] = ADMIN_KUBECONFIGS
     # Labels the run namespace gets (e.g. pod-security enforce level of the app namespace).
     run_namespace_labels: dict[str, str] = field(default_factory=dict)
 

@@ -17,6 +17,7 @@ from kubeproof.errors import KubeproofError
 from kubeproof.nodeprocesses import CONTROL_PLANE
 from kubeproof.nodeprocesses import flags as parse_flags
 from kubeproof.targets.base import (
+    ADMIN_KUBECONFIGS,
     CAN_RUN_PODS,
     COMPONENT_FLAGS,
     ETCD_ACCESS,
@@ -113,7 +114,8 @@ class ExistingTarget(Target):
 
     def __init__(self, admin: Identity, app: Identity, app_namespace: str,
                  nodes: list[NodeHost], etcd: EtcdAccess | None = None,
-                 node_pods: bool = False, file_integrity: FileIntegrity | None = None) -> None:
+                 node_pods: bool = False, file_integrity: FileIntegrity | None = None,
+                 admin_kubeconfigs: tuple[str, ...] = ADMIN_KUBECONFIGS) -> None:
         self.admin = admin
         self.app = app
         self.app_namespace = app_namespace
@@ -122,6 +124,7 @@ class ExistingTarget(Target):
         # Node access through a privileged pod per node (nodepods.py) instead of SSH.
         self.node_pods = node_pods
         self.file_integrity = file_integrity or FileIntegrity()
+        self.admin_kubeconfigs = admin_kubeconfigs
 
     @classmethod
     def from_config(cls, config: Any) -> ExistingTarget:
@@ -131,7 +134,11 @@ class ExistingTarget(Target):
         kubeconfig = Path(opt("kubeconfig") or default).expanduser()
         data = read_kubeconfig(kubeconfig, "--kubeconfig")
         context = pick_context(data, kubeconfig, opt("context"), "--context")
-        return cls.from_admin(config, kubeconfig, context)
+        target = cls.from_admin(config, kubeconfig, context)
+        # kubeproof may run on a control-plane node: the kubeconfig it was given is then one.
+        target.admin_kubeconfigs = tuple(dict.fromkeys((*target.admin_kubeconfigs,
+                                                        str(kubeconfig))))
+        return target
 
     @classmethod
     def from_admin(cls, config: Any, kubeconfig: Path, context: str) -> ExistingTarget:
@@ -183,7 +190,8 @@ class ExistingTarget(Target):
         if opt("node_access") == "ssh" and not nodes:
             raise KubeproofError("--node-access ssh needs at least one --ssh-host HOST[:PORT]")
         return cls(admin, app, opt("app_namespace"), nodes, etcd_access(opt), node_pods,
-                   FileIntegrity(opt("aide_config"), opt("hids_canary")))
+                   FileIntegrity(opt("aide_config"), opt("hids_canary")),
+                   tuple(dict.fromkeys((*ADMIN_KUBECONFIGS, *opt("admin_kubeconfig_on_node")))))
 
     def declared_nodes(self) -> list[str]:
         """The SSH hosts, or with node pods the cluster's nodes (one API list)."""
@@ -240,7 +248,7 @@ class ExistingTarget(Target):
             app_namespace=self.app_namespace, nodes=list(self.nodes), etcd=self.etcd,
             component_flags=flags, capabilities=frozenset(capabilities),
             component_flags_source=static_pod_sources(flags),
-            file_integrity=self.file_integrity,
+            file_integrity=self.file_integrity, admin_kubeconfigs=self.admin_kubeconfigs,
         )
 
 

@@ -142,6 +142,7 @@ class LocalTarget(Target):
             component_flags=flags,
             component_flags_source=sources,
             file_integrity=hids.file_integrity(layout),
+            admin_kubeconfigs=(str(layout.admin_kubeconfig),),
             capabilities=frozenset(
                 {CAN_RUN_PODS, NODE_ACCESS, ETCD_ACCESS, COMPONENT_FLAGS, MUTABLE_COMPONENTS}
                 | ({EGRESS_TEST_HOSTS} if testhosts.running(layout) else set())
