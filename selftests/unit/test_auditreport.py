@@ -111,6 +111,16 @@ def test_counts_by_item_cis_section_and_area_with_bars(report):
     assert 'class="b-fail" style="width:' in html
 
 
+def test_cis_coverage_lists_every_recommendation_with_its_level(report):
+    _, html = report
+    table = html.split('id="audit-cis"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>([\d.]+)</td><td>[^<]*</td><td>(\d)</td><td>(\w+)</td>", table)
+    assert len(rows) == 131
+    levels = {cis_id: (level, assessment) for cis_id, level, assessment in rows}
+    assert levels["1.2.16"] == ("1", "Automated") and levels["5.6.4"] == ("2", "Manual")
+    assert "<th>level</th>" in table
+
+
 def test_no_traceback_or_python_source_reaches_the_auditor(report):
     doc, html = report
     text = re.sub(r"<[^>]+>", " ", html)

@@ -15,6 +15,9 @@ def test_the_benchmark_has_its_131_recommendations_65_automated():
     recs = cis.recommendations()
     assert len(recs) == 131 and len({r.id for r in recs}) == 131
     assert sum(r.automated for r in recs) == 65
+    level2 = {r.id for r in recs if r.level == 2}
+    assert {r.level for r in recs} == {1, 2} and len(level2) == 14
+    assert {"1.2.12", "2.7", "3.2.2", "5.4.1", "5.6.4"} <= level2 and "1.2.1" not in level2
 
 
 def test_mappings_name_real_recommendations():
@@ -50,6 +53,7 @@ def test_coverage_gives_each_recommendation_its_verdict_or_the_reason():
     assert rows["1.2.11"]["verdict"] == "no test" and "AlwaysPullImages" in rows["1.2.11"]["reason"]
     assert rows["5.2.2"]["reason"] == cis.NOT_YET  # answered by a test this run lacks
     assert rows["1.2.16"]["assessment"] == "Automated"
+    assert rows["1.2.16"]["level"] == 1 and rows["2.7"]["level"] == 2
 
 
 @pytest.mark.parametrize(("rule", "value", "holds"), [

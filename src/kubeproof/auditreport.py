@@ -374,13 +374,14 @@ class _Report:
             note = (f"{len(rec['tests'])} check{'s' if len(rec['tests']) != 1 else ''}"
                     if tested else rec["reason"])
             rows += (f"<tr><td>{escape(rec['id'])}</td><td>{escape(rec['title'])}</td>"
-                     f"<td>{escape(rec['assessment'])}</td><td>{verdict}</td>"
+                     f"<td>{rec['level']}</td><td>{escape(rec['assessment'])}</td><td>{verdict}</td>"
                      f"<td>{escape(note)}</td></tr>")
         answered = sum(r["verdict"] != "no test" for r in coverage["recommendations"])
         return (f'<section class="summary" id="audit-cis"><h2>{escape(coverage["benchmark"])}'
                 f"</h2><p class=\"muted\">{answered} of {len(coverage['recommendations'])} "
                 "recommendations answered by this run's checks (the checks are on the "
-                "controls' pages).</p><table><tr><th>id</th><th>recommendation</th>"
+                "controls' pages). Level 1 is the benchmark's base profile, level 2 its defence "
+                "in depth.</p><table><tr><th>id</th><th>recommendation</th><th>level</th>"
                 "<th>assessment</th><th>verdict</th><th>checks, or why none</th></tr>"
                 f"{rows}</table></section>")
 

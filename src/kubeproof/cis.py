@@ -6,7 +6,8 @@ configuration table, which carries the CIS id (`[1.2.17-audit-log-maxage]`, or p
 `[node-a-4.2.1-anonymous-auth]`), or when ANSWERED_BY below names it: the behavioural tests
 that try what a recommendation is about (section 5's RBAC and admission probes). The
 recommendations (id, section, title, CIS assessment status) are kube-bench's encoding of the
-benchmark (cis-1.12.yaml beside this module; its sources in docs/planning/cis-1.12-summary.md).
+benchmark, with each one's profile level from prowler's (cis-1.12.yaml beside this module says
+where from; kube-bench's sources in docs/planning/cis-1.12-summary.md).
 """
 
 from __future__ import annotations
@@ -138,6 +139,7 @@ class Recommendation:
     id: str
     section: str
     title: str
+    level: int  # the CIS profile level: 1 (essential, little impact) or 2 (defence in depth)
     automated: bool  # the CIS assessment status: "(Automated)", else Manual
 
 
@@ -145,7 +147,8 @@ class Recommendation:
 def recommendations() -> tuple[Recommendation, ...]:
     """The benchmark's 131 recommendations, in id order."""
     text = resources.files("kubeproof").joinpath("cis-1.12.yaml").read_text()
-    return tuple(Recommendation(r["id"], r["section"], r["title"], bool(r["cis_automated"]))
+    return tuple(Recommendation(r["id"], r["section"], r["title"], int(r["level"]),
+                                bool(r["cis_automated"]))
                  for r in yaml.safe_load(text))
 
 
@@ -175,7 +178,7 @@ def coverage(verdicts: dict[str, str]) -> list[dict[str, object]]:
     for rec in recommendations():
         tests = answering.get(rec.id, [])
         rows.append({
-            "id": rec.id, "title": rec.title, "section": rec.section,
+            "id": rec.id, "title": rec.title, "section": rec.section, "level": rec.level,
             "assessment": "Automated" if rec.automated else "Manual",
             "tests": tests,
             "verdict": (control_verdict([Verdict(verdicts[t]) for t in tests]).value
