@@ -18,7 +18,7 @@ from pathlib import Path
 
 import paramiko
 
-from .. import hosts, ssh
+from .. import ssh, sshhosts
 from ..errors import KubeproofError
 from ..localcluster.processes import Processes, tail
 from . import image
@@ -225,7 +225,7 @@ class NodeVM:
 
     def client(self) -> paramiko.SSHClient:
         """An SSH connection as core, with the pinned host key and the image's client key."""
-        return hosts.connect("127.0.0.1", self.port, USER, self.image / "client_ed25519",
+        return sshhosts.connect("127.0.0.1", self.port, USER, self.image / "client_ed25519",
                              self.run.known_hosts)
 
     def sudo(self, command: str, timeout: float = 60) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kubeproof import hosts, kube, ssh
+from kubeproof import kube, ssh, sshhosts
 from kubeproof.errors import KubeproofError
 from kubeproof.targets import existing
 from kubeproof.targets.base import (
@@ -183,7 +183,7 @@ class TerraformTarget(Target):
     def _run_node_scripts(self, node: dict[str, Any]) -> None:
         """Upload the node scripts, run them as root, fetch the two kubeconfigs."""
         user = node["user"]
-        client = hosts.connect(node["host"], node["port"], user, self.ssh_key, self.pinned)
+        client = sshhosts.connect(node["host"], node["port"], user, self.ssh_key, self.pinned)
         log = self.state / "provision.log"
         remote = None
         try:
