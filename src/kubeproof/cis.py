@@ -58,6 +58,7 @@ ANSWERED_BY: dict[str, tuple[str, ...]] = {
     "5.1.2": (_SCOPED + "[list-secrets-in-kube-system]", _SCOPED + "[get-secrets-in-default]"),
     "5.1.3": (_RBAC + "test_rbac_is_least_privilege[no-wildcard-custom-roles]",
               _BEYOND + "[everything]"),
+    "5.1.4": (_BEYOND + "[create-pods-in-*]",),
     "5.1.5": (_RBAC + "test_rbac_is_least_privilege[no-default-service-account-bindings]",),
     "5.1.6": ("tests/workloads/test_workload.py::test_app_pods_do_not_mount_a_service_account_"
               "token",),
@@ -123,8 +124,6 @@ NO_TEST: dict[str, str] = {
              "Manual)",
     "4.2.11": "not checked: the local kubelet serves a certificate the cluster CA issued, from a "
               "file (4.2.9's test verifies the chain), not one it rotates through CSRs (Manual)",
-    "5.1.4": "not checked yet: who should create pods is a judgement per role (Manual); the app "
-             "user's powers outside its namespace are tried by rbac.app-user-scoped",
     "5.1.7": "no test: membership of system:masters comes from client certificates' O field, "
              "which the API does not list (Manual); 5.1.1's test finds cluster-admin bindings",
     "5.4.2": "no test: a judgement on the secret store, not a setting (Manual)",

@@ -116,6 +116,9 @@ BEYOND_NAMESPACE = {
     "create-validatingwebhookconfigurations": ("create", "validatingwebhookconfigurations", "",
                                                "admissionregistration.k8s.io", None),
     "create-tokens-in-kube-system": ("create", "serviceaccounts", "token", "", "kube-system"),
+    # A pod in kube-system runs with any of its service accounts and may mount host paths.
+    "create-pods-in-kube-system": ("create", "pods", "", "", "kube-system"),
+    "create-pods-in-default": ("create", "pods", "", "", "default"),
     "everything": ("*", "*", "", "*", None),
 }
 RULES_IN = ["kube-system", "default"]
@@ -138,8 +141,8 @@ def _rules_beyond(app_api, namespace: str, evidence) -> list[dict]:
 @kubeproof.control("rbac.app-user-scoped")
 @pytest.mark.parametrize("case", [*BEYOND_NAMESPACE, *(f"rules-in-{ns}" for ns in RULES_IN)])
 def test_app_user_has_no_power_beyond_its_namespace(cluster, app_api, evidence, case):
-    """The API server grants the app user no impersonation, escalation, node, CSR, webhook or
-    token power, and no rules in other namespaces."""
+    """The API server grants the app user no impersonation, escalation, node, CSR, webhook,
+    token or pod-creation power, and no rules in other namespaces."""
     _app_user_can_list_own_pods(cluster, app_api, evidence)
     if case.startswith("rules-in-"):
         namespace = case.removeprefix("rules-in-")
