@@ -3,8 +3,9 @@ where the time goes.
 
 Run as root with the local cluster up (`python -m kubeproof.localcluster up`):
 `python bench/acceptance_run.py [--rounds N] [--workers N]`. Prints wall times against the
-goals of the speed issue, the start-up time (collection alone), the serial run's test time by
-area (from its JUnit file), the runner's peak RSS, and the full-to-one-control ratio.
+goals of the speed issue and the CIS family's (`-m cis`), the start-up time (collection
+alone), the serial run's test time by area (from its JUnit file), the runner's peak RSS, and
+the full-to-one-control ratio.
 Asserts nothing.
 """
 
@@ -65,12 +66,14 @@ def main() -> None:
                   for _ in range(args.rounds)]
         areas = time_by_area(junit)
     seccomp = [wall_time("-m", "seccomp") for _ in range(args.rounds)]
+    cis = [wall_time("-m", "cis", "-n", str(args.workers)) for _ in range(args.rounds)]
     one = [wall_time("--control", "rbac.authorization-mode") for _ in range(args.rounds)]
     report("start-up (collection only)", startup, 1)
     report(f"full acceptance run (-n {args.workers})", full, 10)
     report("full acceptance run (serial)", serial, 15)
     report("one control by marker (-m seccomp)", seccomp, 3)
     report("--control rbac.authorization-mode", one, 2)
+    report(f"CIS family (-m cis -n {args.workers})", cis, 2)
     print("serial run, test time by area (last round): " + ", ".join(
         f"{area} {seconds:.1f} s" for area, seconds in sorted(areas.items(),
                                                               key=lambda a: -a[1])))
