@@ -106,8 +106,6 @@ NO_TEST: dict[str, str] = {
     "1.1.9": "not checked yet: the CNI configuration directory is a container runtime setting "
              "(containerd's cni conf_dir), which the table does not read yet (Manual in v1.12)",
     "1.1.10": "not checked yet: as 1.1.9 (Manual in v1.12)",
-    "1.2.9": "not checked: EventRateLimit needs its own admission configuration file, which the "
-             "local cluster does not carry yet (Manual in v1.12)",
     "1.2.11": "not checked: AlwaysPullImages would make the local cluster's pods unstartable "
               "(its images are imported from tar files, not pulled; Manual in v1.12)",
     "1.2.20": "no test: the benchmark gives no value to compare (--request-timeout \"as "

@@ -115,6 +115,10 @@ CHECKS: tuple[ConfigCheck, ...] = (
     _f("1.2.7", "authorization-mode-node", "cis.api-server", API, "authorization-mode",
        Rule("has", "Node", default="AlwaysAllow"),
        "Start kube-apiserver with --authorization-mode=Node,RBAC."),
+    _f("1.2.9", "event-rate-limit-admission", "cis.api-server", API, "enable-admission-plugins",
+       Rule("has", "EventRateLimit"),
+       "Add EventRateLimit to --enable-admission-plugins, with its limits in the "
+       "--admission-control-config-file."),
     _f("1.2.10", "no-always-admit", "cis.api-server", API, "enable-admission-plugins",
        Rule("lacks", "AlwaysAdmit", default=""),
        "Remove AlwaysAdmit from --enable-admission-plugins."),

@@ -311,8 +311,9 @@ MUTANTS = (
         "API server below CIS 1.2 (profiling, admission plugins, audit retention, token "
         "expiry and lookup, CBC ciphers)",
         tuple(FLAGS + f"test_component_flag[1.2.{n}]" for n in (
-            "3-deny-service-external-ips", "10-no-always-admit", "12-service-account-admission",
-            "13-namespace-lifecycle-admission", "14-node-restriction-admission",
+            "3-deny-service-external-ips", "9-event-rate-limit-admission", "10-no-always-admit",
+            "12-service-account-admission", "13-namespace-lifecycle-admission",
+            "14-node-restriction-admission",
             "15-profiling", "17-audit-log-maxage", "18-audit-log-maxbackup",
             "19-audit-log-maxsize", "21-service-account-lookup", "29-strong-ciphers",
             "30-service-account-extend-token-expiration")),
