@@ -226,7 +226,7 @@ class NodeVM:
     def client(self) -> paramiko.SSHClient:
         """An SSH connection as core, with the pinned host key and the image's client key."""
         return sshhosts.connect("127.0.0.1", self.port, USER, self.image / "client_ed25519",
-                             self.run.known_hosts)
+                                self.run.known_hosts)
 
     def sudo(self, command: str, timeout: float = 60) -> tuple[int, str, str]:
         """Run a command as root on the VM (sudo -n); (exit status, stdout, stderr)."""
