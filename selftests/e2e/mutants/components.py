@@ -59,16 +59,20 @@ def kubelet_config(**changes) -> tuple[Step, Step]:
             lambda c: c.restart("kubelet"))
 
 
-def config_files(files: dict[str, tuple[str, str]], **flags: str | None) -> tuple[Step, Step]:
-    """Write files into the cluster's config directory ({name: (text, flag naming it)}) and
-    restart the API server with those flags (and others changed); revert restarts it hardened
-    and removes the files."""
+def config_files(files: dict[str, tuple[str | Callable[[LocalCluster], str], str]],
+                 **flags: str | None) -> tuple[Step, Step]:
+    """Write new files into the cluster's config directory ({name: (text, or a function of
+    the cluster giving it, flag naming it)}) and restart the API server with those flags (and
+    others changed); revert restarts it hardened and removes the files. A name the cluster
+    already uses is refused: the revert would delete the cluster's own file."""
 
     def apply(c: LocalCluster) -> None:
         overrides = {k.replace("_", "-"): v for k, v in flags.items()}
         for name, (text, flag) in files.items():
             path = c.layout.config / name
-            path.write_text(text)
+            if path.exists():
+                raise RuntimeError(f"mutant file {path} would replace the cluster's own")
+            path.write_text(text(c) if callable(text) else text)
             path.chmod(0o600)
             overrides[flag] = str(path)
         c.restart("kube-apiserver", overrides)
@@ -86,20 +90,16 @@ def encryption_identity_first() -> tuple[Step, Step]:
     in clear. Its key stays second, as an operator turning encryption off must keep it: without
     it the API server cannot read the secrets already encrypted (policy-controller's
     certificates among them) and never gets ready."""
-    name = "encryption-identity-first.yaml"
 
-    def apply(c: LocalCluster) -> None:
+    def identity_first(c: LocalCluster) -> str:
         config = yaml.safe_load((c.layout.config / "encryption.yaml").read_text())
         for resource in config["resources"]:
             resource["providers"] = [{"identity": {}}, *(
                 p for p in resource["providers"] if "identity" not in p)]
-        files = {name: (yaml.safe_dump(config, sort_keys=False), "encryption-provider-config")}
-        config_files(files)[0](c)
+        return yaml.safe_dump(config, sort_keys=False)
 
-    def revert(c: LocalCluster) -> None:
-        config_files({name: ("", "encryption-provider-config")})[1](c)
-
-    return apply, revert
+    return config_files({"encryption-identity-first.yaml": (identity_first,
+                                                            "encryption-provider-config")})
 
 
 def serve_from_cert_dir() -> tuple[Step, Step]:

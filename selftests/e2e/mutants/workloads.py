@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from kubeproof.localcluster import imagepolicy
 from kubeproof.localcluster.cluster import LocalCluster
 from mutants.base import NS, Mutant, Step, container_patch, create_steps, kubectl_steps, patch_app
@@ -17,16 +19,23 @@ ADMISSION = "tests/cluster/test_admission.py::"
 IMAGES = "tests/workloads/test_images.py::"
 
 # The API server's PodSecurity plugin told to exempt the app namespace.
-EXEMPT_APP_NAMESPACE = f"""apiVersion: apiserver.config.k8s.io/v1
-kind: AdmissionConfiguration
-plugins:
-  - name: PodSecurity
-    configuration:
-      apiVersion: pod-security.admission.config.k8s.io/v1
-      kind: PodSecurityConfiguration
-      defaults: {{enforce: privileged, audit: privileged, warn: privileged}}
-      exemptions: {{usernames: [], runtimeClasses: [], namespaces: [{NS}]}}
-"""
+PSA_EXEMPTING_THE_APP = {
+    "name": "PodSecurity",
+    "configuration": {
+        "apiVersion": "pod-security.admission.config.k8s.io/v1",
+        "kind": "PodSecurityConfiguration",
+        "defaults": {"enforce": "privileged", "audit": "privileged", "warn": "privileged"},
+        "exemptions": {"usernames": [], "runtimeClasses": [], "namespaces": [NS]}}}
+
+
+def exempt_app_namespace(c: LocalCluster) -> str:
+    """The cluster's admission configuration (the other plugins' settings kept) with the
+    PodSecurity entry above."""
+    config = yaml.safe_load((c.layout.config / "admission.yaml").read_text())
+    config["plugins"] = [p for p in config["plugins"] if p["name"] != "PodSecurity"]
+    config["plugins"].append(PSA_EXEMPTING_THE_APP)
+    return yaml.safe_dump(config, sort_keys=False)
+
 
 UNLISTED_REGISTRY = "untrusted.example"  # a reserved name: nothing is ever pulled from it
 
@@ -102,8 +111,8 @@ MUTANTS = (
         (ADMISSION + "test_pod_security_plugin_exempts_nothing",
          PODSECURITY + "test_privileged_and_host_pods_are_rejected[*]",
          NONROOT + "test_pod_asking_for_uid_0_is_rejected[*]"),
-        *config_files({"admission.yaml": (EXEMPT_APP_NAMESPACE,
-                                          "admission-control-config-file")}),
+        *config_files({"admission-exempting-the-app.yaml": (exempt_app_namespace,
+                                                            "admission-control-config-file")}),
     ),
     Mutant(
         "app runs as root",
