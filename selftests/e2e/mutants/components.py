@@ -61,17 +61,18 @@ def kubelet_config(**changes) -> tuple[Step, Step]:
 
 def config_files(files: dict[str, tuple[str | Callable[[LocalCluster], str], str]],
                  **flags: str | None) -> tuple[Step, Step]:
-    """Write new files into the cluster's config directory ({name: (text, or a function of
-    the cluster giving it, flag naming it)}) and restart the API server with those flags (and
-    others changed); revert restarts it hardened and removes the files. A name the cluster
-    already uses is refused: the revert would delete the cluster's own file."""
+    """Write files into the cluster's config directory ({name: (text, or a function of the
+    cluster giving it, flag naming it)}) and restart the API server with those flags (and
+    others changed); revert restarts it hardened and removes the files. Their names start
+    with `mutant-`, so they never replace (nor the revert delete) a file of the cluster's."""
+
+    def path_of(c: LocalCluster, name: str) -> Path:
+        return c.layout.config / f"mutant-{name}"
 
     def apply(c: LocalCluster) -> None:
         overrides = {k.replace("_", "-"): v for k, v in flags.items()}
         for name, (text, flag) in files.items():
-            path = c.layout.config / name
-            if path.exists():
-                raise RuntimeError(f"mutant file {path} would replace the cluster's own")
+            path = path_of(c, name)
             path.write_text(text(c) if callable(text) else text)
             path.chmod(0o600)
             overrides[flag] = str(path)
@@ -80,7 +81,7 @@ def config_files(files: dict[str, tuple[str | Callable[[LocalCluster], str], str
     def revert(c: LocalCluster) -> None:
         c.restart("kube-apiserver", {})
         for name in files:
-            (c.layout.config / name).unlink(missing_ok=True)
+            path_of(c, name).unlink(missing_ok=True)
 
     return apply, revert
 

@@ -111,8 +111,8 @@ MUTANTS = (
         (ADMISSION + "test_pod_security_plugin_exempts_nothing",
          PODSECURITY + "test_privileged_and_host_pods_are_rejected[*]",
          NONROOT + "test_pod_asking_for_uid_0_is_rejected[*]"),
-        *config_files({"admission-exempting-the-app.yaml": (exempt_app_namespace,
-                                                            "admission-control-config-file")}),
+        *config_files({"admission.yaml": (exempt_app_namespace,
+                                          "admission-control-config-file")}),
     ),
     Mutant(
         "app runs as root",
