@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -120,15 +121,21 @@ def run_id(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def cluster(pytestconfig: pytest.Config) -> ClusterAccess:
-    """The started target's ClusterAccess (identities, namespace, nodes, capabilities)."""
+def cluster(request: pytest.FixtureRequest) -> ClusterAccess:
+    """The started target's ClusterAccess (identities, namespace, nodes, capabilities); when a
+    selected test probes with pods, their namespace and preflight begin now, on a thread."""
+    config = request.config
     try:
-        return start_target(pytestconfig)
+        access = start_target(config)
     except KubeproofError as exc:
-        if hasattr(pytestconfig, "workerinput"):
+        if hasattr(config, "workerinput"):
             # xdist workers cannot end the run; every test errors with the one line instead.
             pytest.fail(f"kubeproof: {exc}", pytrace=False)
         pytest.exit(f"kubeproof: {exc}", returncode=exc.exit_code)
+    if access.has(CAN_RUN_PODS) and any("run_namespace" in getattr(item, "fixturenames", ())
+                                        for item in request.session.items):
+        probe_setup(config, access)
+    return access
 
 
 @pytest.fixture(scope="session")
@@ -151,20 +158,67 @@ def wait_for_default_account(admin_api: Clients, namespace: str) -> None:
              status=lambda sa: "present" if sa else "absent")
 
 
+class ProbeSetup:
+    """This process's probe namespace and probe preflight, made on a thread of their own so
+    that the tests before the first probe run meanwhile; run_namespace and probe_preflight
+    wait for them. The namespace is the run's home namespace, or (xdist worker) the worker's
+    own, deleted at the end (close)."""
+
+    def __init__(self, config: pytest.Config, access: ClusterAccess) -> None:
+        self.config = config
+        self.access = access
+        self.clients = Clients(access.admin)  # the thread's own clients
+        self.home = config.stash.get(HOME_NAMESPACE, None)
+        self.made: str | None = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="kubeproof-probe-setup")
+        self.namespace = self._pool.submit(self._make_namespace)
+        self.preflight = self._pool.submit(self._run_preflight)
+
+    def _make_namespace(self) -> str:
+        name = self.home
+        if name is None:
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+            name = self.made = probes.create_run_namespace(
+                self.clients.core, self.config.stash[RUN_ID], worker,
+                self.access.run_namespace_labels)
+        wait_for_default_account(self.clients, name)
+        return name
+
+    def _run_preflight(self) -> None:
+        if not self.access.probe_image:
+            raise Inconclusive(f"probe preflight: {self.config.stash[PROBE_IMAGE_PROBLEM]}")
+        runner = probes.ProbePods(self.clients, self.namespace.result(), self.config.stash[RUN_ID],
+                                  self.access.probe_image, self.config.getoption("probe_timeout"))
+        try:
+            runner.preflight([self.access.app_namespace, runner.namespace])
+        finally:
+            runner.delete_all()
+
+    def close(self) -> None:
+        """Stop the thread's pending work and delete the namespace it made (its pods go too,
+        which ends a wait still running)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.made is not None:
+            with contextlib.suppress(ApiException):
+                probes.delete_namespace(self.clients.core, self.made)
+
+
+PROBE_SETUP = pytest.StashKey[ProbeSetup]()
+
+
+def probe_setup(config: pytest.Config, access: ClusterAccess) -> ProbeSetup:
+    """This process's ProbeSetup, begun at the first call (closed at unconfigure)."""
+    if PROBE_SETUP not in config.stash:
+        setup = config.stash[PROBE_SETUP] = ProbeSetup(config, access)
+        config.add_cleanup(setup.close)
+    return config.stash[PROBE_SETUP]
+
+
 @pytest.fixture(scope="session")
-def run_namespace(cluster: ClusterAccess, admin_api: Clients, run_id: str,
-                  pytestconfig: pytest.Config) -> Iterator[str]:
-    """A namespace for this run's probes, labelled with the run id: the run's home namespace,
-    or (xdist worker) the worker's own, deleted at the end."""
+def run_namespace(cluster: ClusterAccess, pytestconfig: pytest.Config) -> str:
+    """A namespace for this run's probes, labelled with the run id (see ProbeSetup)."""
     require(cluster, CAN_RUN_PODS)
-    home = pytestconfig.stash.get(HOME_NAMESPACE, None)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    name = home or probes.create_run_namespace(admin_api.core, run_id, worker,
-                                               cluster.run_namespace_labels)
-    wait_for_default_account(admin_api, name)
-    yield name
-    if name != home:
-        probes.delete_namespace(admin_api.core, name)
+    return probe_setup(pytestconfig, cluster).namespace.result()
 
 
 @pytest.fixture(scope="session")
@@ -177,17 +231,11 @@ def new_probe_runner(cluster: ClusterAccess, admin_api: Clients, run_namespace: 
 
 
 @pytest.fixture(scope="session")
-def probe_preflight(cluster: ClusterAccess, run_namespace: str, pytestconfig: pytest.Config,
-                    new_probe_runner: Callable[[], probes.ProbePods]) -> None:
+def probe_preflight(cluster: ClusterAccess, run_namespace: str,
+                    pytestconfig: pytest.Config) -> None:
     """One probe pod each in the app and the run namespace, admitted, pulled and run, before
-    any probe: if not, every probe test errors at once with the one reason."""
-    if not cluster.probe_image:
-        raise Inconclusive(f"probe preflight: {pytestconfig.stash[PROBE_IMAGE_PROBLEM]}")
-    runner = new_probe_runner()
-    try:
-        runner.preflight([cluster.app_namespace, run_namespace])
-    finally:
-        runner.delete_all()
+    any probe: if not, every probe test errors at once with the one reason (see ProbeSetup)."""
+    probe_setup(pytestconfig, cluster).preflight.result()
 
 
 @pytest.fixture
