@@ -12,7 +12,6 @@ where from; kube-bench's sources in docs/planning/cis-1.12-summary.md).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -152,11 +151,17 @@ def recommendations() -> tuple[Recommendation, ...]:
 def ids_of(nodeid: str) -> list[str]:
     """The recommendations a test answers: the CIS id of the configuration row its
     parametrization id ends in, and those whose ANSWERED_BY patterns match it."""
-    found = [check.cis for check in CHECKS
-             if check.cis and re.search(rf"[\[-]{re.escape(check.id)}\]$", nodeid)]
+    found = [cis for suffix, cis in _rows_by_id().items()
+             if nodeid.endswith(f"[{suffix}]") or nodeid.endswith(f"-{suffix}]")]
     found += [cis for cis, patterns in ANSWERED_BY.items()
               if any(matches(p, nodeid) for p in patterns)]
     return sorted(set(found), key=_order)
+
+
+@cache
+def _rows_by_id() -> dict[str, str]:
+    """{configuration row id: its CIS id}, for the rows that carry one."""
+    return {check.id: check.cis for check in CHECKS if check.cis}
 
 
 def _order(cis_id: str) -> tuple[int, ...]:

@@ -4,9 +4,14 @@ names that one parametrization), shared by the CIS coverage table and the mutant
 from __future__ import annotations
 
 import re
+from functools import cache
+
+
+@cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
 def matches(pattern: str, nodeid: str) -> bool:
     """Whether a test id matches a pattern."""
-    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
-    return re.fullmatch(regex, nodeid) is not None
+    return _regex(pattern).fullmatch(nodeid) is not None
