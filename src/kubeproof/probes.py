@@ -255,7 +255,11 @@ class ProbePods:
     def start(self, prefix: str, command: list[str], *, namespace: str | None = None,
               timeout: float | None = None, **overrides: Any) -> client.V1Pod:
         """Create a long-running probe pod and wait until it runs (for exec)."""
-        pod = self.create(self.manifest(prefix, command, **overrides), namespace)
+        return self.running(self.create(self.manifest(prefix, command, **overrides), namespace),
+                            timeout)
+
+    def running(self, pod: client.V1Pod, timeout: float | None = None) -> client.V1Pod:
+        """Wait until a created long-running probe pod runs (for exec)."""
         running = self.wait(pod, "running", timeout)
         if running.status.phase != "Running":
             raise Inconclusive(f"probe pod {running.metadata.namespace}/{running.metadata.name} "

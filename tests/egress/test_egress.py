@@ -27,24 +27,36 @@ def egress(cluster) -> EgressHosts:
 
 
 @pytest.fixture(scope="module")
-def app_namespace_pods(cluster, probe_preflight, new_probe_runner):
-    """Probe pods in the app namespace, one per identity (uid, sidecar or not), each started
-    when a test first needs it and shared by this module's tests; deleted at the end."""
+def app_namespace_pods(request, cluster, new_probe_runner):
+    """Probe pods in the app namespace, one per identity (uid, sidecar or not), shared by this
+    module's tests; the app's own identity's is created at once (with the probe preflight's
+    pods), the others when a test first needs them. Deleted at the end."""
     runner = new_probe_runner()
-    started: dict[tuple[int | None, bool], object] = {}
+    created: dict[tuple[int | None, bool], object] = {}
+    running: dict[tuple[int | None, bool], object] = {}
+
+    def create(uid: int | None, no_sidecar: bool):
+        container = {"env": [{"name": "CA_PEM", "value": cluster.egress.ca_pem}]}
+        if uid is not None:
+            container["securityContext"] = {"runAsUser": uid}
+        pod = {"metadata": {"annotations": {"sidecar.istio.io/inject": "false"}}} \
+            if no_sidecar else None
+        created[uid, no_sidecar] = runner.create(
+            runner.manifest("egress", IDLE, container=container, pod=pod), cluster.app_namespace)
 
     def pod_for(uid: int | None, no_sidecar: bool):
-        if (uid, no_sidecar) not in started:
-            container = {"env": [{"name": "CA_PEM", "value": cluster.egress.ca_pem}]}
-            if uid is not None:
-                container["securityContext"] = {"runAsUser": uid}
-            pod = {"metadata": {"annotations": {"sidecar.istio.io/inject": "false"}}} \
-                if no_sidecar else None
-            started[uid, no_sidecar] = runner.start(
-                "egress", IDLE, namespace=cluster.app_namespace, container=container, pod=pod)
-        return started[uid, no_sidecar]
+        if (uid, no_sidecar) not in running:
+            if (uid, no_sidecar) not in created:
+                create(uid, no_sidecar)
+            running[uid, no_sidecar] = runner.running(created[uid, no_sidecar])
+        return running[uid, no_sidecar]
 
     try:
+        try:
+            if cluster.has(EGRESS_TEST_HOSTS):
+                create(None, False)
+        finally:
+            request.getfixturevalue("probe_preflight")  # its one reason comes first
         yield runner, pod_for
     finally:
         runner.delete_all()

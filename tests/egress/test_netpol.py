@@ -95,16 +95,20 @@ def test_application_namespaces_have_default_deny(cluster, admin_api, evidence, 
 
 
 @pytest.fixture(scope="module")
-def netpol_pods(cluster, run_namespace, probe_preflight, new_probe_runner):
+def netpol_pods(request, cluster, run_namespace, new_probe_runner):
     """A listener and a client in the run namespace and a client in the app namespace, created
-    at once and shared by this module's probes; deleted at the end of the module."""
+    at once (with the probe preflight's pods) and shared by this module's probes; deleted at
+    the end of the module."""
     runner = new_probe_runner()
     wanted = {"listener": (run_namespace, LISTENER), "client": (run_namespace, CLIENT),
               "app-ns-client": (cluster.app_namespace, CLIENT)}
     try:
-        created = {key: runner.create(runner.manifest(
-            f"kp-netpol-{key}", spec["command"], container=spec.get("container")), namespace)
-            for key, (namespace, spec) in wanted.items()}
+        try:
+            created = {key: runner.create(runner.manifest(
+                f"kp-netpol-{key}", spec["command"], container=spec.get("container")),
+                namespace) for key, (namespace, spec) in wanted.items()}
+        finally:
+            request.getfixturevalue("probe_preflight")  # its one reason comes first
         running = {key: runner.wait(pod, "running") for key, pod in created.items()}
         stopped = {key: pod.status.phase for key, pod in running.items()
                    if pod.status.phase != "Running"}

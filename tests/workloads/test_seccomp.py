@@ -19,10 +19,10 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def keyctl_pods(request, cluster, run_namespace, probe_preflight, new_probe_runner):
+def keyctl_pods(request, cluster, run_namespace, new_probe_runner):
     """One keyctl probe pod per selected case, created together when the first case runs
-    (their starts overlap); each test waits for its own (a case whose pod was refused errors
-    alone). Deleted at the end of the module."""
+    (their starts overlap, with the probe preflight's too); each test waits for its own (a
+    case whose pod was refused errors alone). Deleted at the end of the module."""
     runner = new_probe_runner()
     command = ["sh", "-c", f"echo '{MARKER}'; command -v keyctl; keyctl show 2>&1"]
 
@@ -35,7 +35,9 @@ def keyctl_pods(request, cluster, run_namespace, probe_preflight, new_probe_runn
             return exc
 
     try:
-        yield runner, {case: create(*CASES[case]) for case in _selected_cases(request)}
+        pods = {case: create(*CASES[case]) for case in _selected_cases(request)}
+        request.getfixturevalue("probe_preflight")
+        yield runner, pods
     finally:
         runner.delete_all()
 
