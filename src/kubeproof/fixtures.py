@@ -187,12 +187,17 @@ class ProbeSetup:
     def _run_preflight(self) -> None:
         if not self.access.probe_image:
             raise Inconclusive(f"probe preflight: {self.config.stash[PROBE_IMAGE_PROBLEM]}")
-        runner = probes.ProbePods(self.clients, self.namespace.result(), self.config.stash[RUN_ID],
-                                  self.access.probe_image, self.config.getoption("probe_timeout"))
+        runner = self.runner(self.clients)
         try:
             runner.preflight([self.access.app_namespace, runner.namespace])
         finally:
             runner.delete_all()
+
+    def runner(self, clients: Clients) -> probes.ProbePods:
+        """A probe-pod runner of these clients in the run namespace, with the run's probe
+        image and --probe-timeout."""
+        return probes.ProbePods(clients, self.namespace.result(), self.config.stash[RUN_ID],
+                                self.access.probe_image, self.config.getoption("probe_timeout"))
 
     def close(self) -> None:
         """Stop the thread's pending work and delete the namespace it made (its pods go too,
@@ -223,11 +228,10 @@ def run_namespace(cluster: ClusterAccess, pytestconfig: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def new_probe_runner(cluster: ClusterAccess, admin_api: Clients, run_namespace: str,
-                     run_id: str, pytestconfig: pytest.Config) -> Callable[[], probes.ProbePods]:
+                     pytestconfig: pytest.Config) -> Callable[[], probes.ProbePods]:
     """A maker of probe-pod runners: the admin's, in the run namespace, with the run's probe
     image and --probe-timeout (for fixtures that keep their own pods)."""
-    return lambda: probes.ProbePods(admin_api, run_namespace, run_id, cluster.probe_image,
-                                    pytestconfig.getoption("probe_timeout"))
+    return lambda: probe_setup(pytestconfig, cluster).runner(admin_api)
 
 
 @pytest.fixture(scope="session")

@@ -137,15 +137,15 @@ def _parse(log: str) -> dict[str, tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def etcd_probe(probe_preflight, new_probe_runner):
-    """One probe pod for both of etcd's ports: etcd_probe(targets) -> the PodRun of the pod
-    that tried them (started at the first call, shared by the calls with the same targets)."""
+    """One probe pod for both of etcd's ports: etcd_probe(command) -> the PodRun of the pod
+    that ran it (started at the first call, shared by the calls with the same command)."""
     runner = new_probe_runner()
     runs = {}
 
-    def run(targets: list[tuple[str, int]]):
-        if tuple(targets) not in runs:
-            runs[tuple(targets)] = runner.run("etcd", ["sh", "-c", _script(targets)])
-        return runs[tuple(targets)]
+    def run(command: list[str]):
+        if tuple(command) not in runs:
+            runs[tuple(command)] = runner.run("etcd", command)
+        return runs[tuple(command)]
 
     yield run
     runner.delete_all()
@@ -159,11 +159,11 @@ def test_workload_pod_cannot_reach_etcd(cluster, admin_api, known_flags, etcd_pr
     hosts, client_port = _hosts_and_client_port(cluster, admin_api,
                                                 known_flags("kube-apiserver"))
     number = client_port if port == "client" else 2380
-    targets = [(host, p) for p in (client_port, 2380) for host in hosts]
-    run = etcd_probe(targets)
+    command = ["sh", "-c", _script([(host, p) for p in (client_port, 2380) for host in hosts])]
+    run = etcd_probe(command)
     evidence.add("probe pod", f"{run.namespace}/{run.name} phase={run.phase} "
                               f"exit={run.exit_code}")
-    evidence.add("probe command", ["sh", "-c", _script(targets)])
+    evidence.add("probe command", command)
     evidence.add("probe log", run.logs)
     results = _parse(run.logs)
     canary = "{}:{}".format(*CANARY)
